@@ -1,0 +1,166 @@
+//! Enumerates `blobs/<alg>/<hh>/<hex>/data`, in parallel over the prefixes.
+
+use crate::digest::{Algorithm, Digest};
+use crate::error::{Fault, GcError};
+use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::layout::Layout;
+use rayon::prelude::*;
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// A blob present in the store (its `data` file exists).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Blob {
+    pub digest: Digest,
+    /// Size of `data` in bytes.
+    pub size: u64,
+    /// Modification time of `data`.
+    pub modified: SystemTime,
+}
+
+/// Lists every blob, sorted by digest. One readdir per directory and one
+/// lstat per blob directory. A `data` file anywhere but at a canonical blob
+/// path is an error (upstream would enumerate it and then fail or panic
+/// midway through a sweep); other stray files are ignored, as upstream does.
+pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
+    let root = layout.blobs();
+    let algs = match list_sorted(&root) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(GcError::Enumerate(Fault::new("Path not found: /docker/registry/v2/blobs", &root))),
+        Err(f) => return Err(GcError::Enumerate(f)),
+    };
+    let mut prefixes = Vec::new();
+    for entry in &algs {
+        let path = root.join(&entry.name);
+        match (entry.kind, entry.name_str().and_then(Algorithm::from_name)) {
+            (Kind::Dir, Some(alg)) => {
+                for p in list_sorted(&path).map_err(GcError::Enumerate)?.unwrap_or_default() {
+                    prefixes.push((alg, path.join(&p.name), p));
+                }
+            }
+            (Kind::Dir, None) => refuse_data_files(&path, "unsupported digest algorithm")?,
+            (Kind::Symlink, _) => return Err(GcError::Enumerate(symlink_fault(&path))),
+            _ => {}
+        }
+    }
+    let per_prefix: Vec<Vec<Blob>> = prefixes
+        .par_iter()
+        .map(|(alg, path, entry)| {
+            let canonical = entry.kind == Kind::Dir
+                && entry.name_str().is_some_and(|n| n.len() == 2 && n.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            match entry.kind {
+                Kind::Symlink => Err(GcError::Enumerate(symlink_fault(path))),
+                Kind::Dir if canonical => prefix_blobs(*alg, path),
+                Kind::Dir => {
+                    refuse_data_files(path, "blob directory outside a two-character prefix directory")?;
+                    Ok(Vec::new())
+                }
+                _ => Ok(Vec::new()),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    let mut blobs: Vec<Blob> = per_prefix.into_iter().flatten().collect();
+    blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
+    Ok(blobs)
+}
+
+fn prefix_blobs(alg: Algorithm, prefix: &Path) -> Result<Vec<Blob>, GcError> {
+    let hh = prefix.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let mut out = Vec::new();
+    for entry in list_sorted(prefix).map_err(GcError::Enumerate)?.unwrap_or_default() {
+        let dir = prefix.join(&entry.name);
+        match entry.kind {
+            Kind::Dir => {}
+            Kind::Symlink => return Err(GcError::Enumerate(symlink_fault(&dir))),
+            _ => continue,
+        }
+        let data = dir.join("data");
+        let meta = match std::fs::symlink_metadata(&data) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(GcError::Enumerate(Fault::io("stat", &data, &e))),
+        };
+        if !meta.is_file() {
+            let what = if meta.file_type().is_symlink() { "symbolic link" } else { "not a regular file" };
+            return Err(GcError::Enumerate(Fault::new(format!("blob data is a {what}"), &data)));
+        }
+        let hex = entry.name_str().unwrap_or_default();
+        let digest = Digest::from_hex(alg, hex).map_err(|e| GcError::Enumerate(Fault::new(e.to_string(), &dir)))?;
+        if !hex.starts_with(hh) {
+            return Err(GcError::Enumerate(Fault::new("blob directory is not under its two-character prefix", &dir)));
+        }
+        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        out.push(Blob { digest, size: meta.len(), modified });
+    }
+    Ok(out)
+}
+
+/// Fails if a file named `data` lies anywhere below `dir` (not following links).
+fn refuse_data_files(dir: &Path, message: &str) -> Result<(), GcError> {
+    for entry in walkdir::WalkDir::new(dir).follow_links(false) {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_path_buf();
+            GcError::Enumerate(Fault::new(format!("list: {e}"), &path))
+        })?;
+        if entry.file_name() == "data" && !entry.file_type().is_dir() {
+            return Err(GcError::Enumerate(Fault::new(message, entry.path())));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    const HEX: &str = "fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7";
+
+    fn store() -> (tempfile::TempDir, Layout) {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = Digest::parse(&format!("sha256:{HEX}")).unwrap();
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), b"12345").unwrap();
+        (dir, layout)
+    }
+
+    fn err(layout: &Layout) -> String {
+        enumerate(layout).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn finds_blobs_and_ignores_strays() {
+        let (_dir, layout) = store();
+        fs::create_dir_all(layout.blobs().join("sha256/ab").join("ab".repeat(32))).unwrap();
+        fs::write(layout.blobs().join("sha256/README"), "x").unwrap();
+        let blobs = enumerate(&layout).unwrap();
+        assert_eq!(blobs.len(), 1);
+        assert_eq!((blobs[0].digest.hex(), blobs[0].size), (HEX.to_string(), 5));
+    }
+
+    #[test]
+    fn bad_shapes_are_errors() {
+        let (_dir, layout) = store();
+        let put = |rel: &str| {
+            let p = layout.blobs().join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "x").unwrap();
+            p
+        };
+        let p = put("sha256/ab/x/data");
+        assert!(err(&layout).starts_with("error enumerating blobs: invalid checksum digest length (in "));
+        fs::remove_file(&p).unwrap();
+        let p = put("md5/d4/d41d8cd98f00b204e9800998ecf8427e/data");
+        assert!(err(&layout).starts_with("error enumerating blobs: unsupported digest algorithm (in "));
+        fs::remove_dir_all(p.parent().unwrap().parent().unwrap().parent().unwrap()).unwrap();
+        let p = put(&format!("sha256/{HEX}/data"));
+        assert!(err(&layout).starts_with("error enumerating blobs: blob directory outside a two-character prefix directory (in "));
+        fs::remove_dir_all(p.parent().unwrap()).unwrap();
+        put("sha256/zz/zzzz/data");
+        assert!(err(&layout).contains("outside a two-character prefix"));
+        fs::remove_dir_all(layout.blobs()).unwrap();
+        assert!(err(&layout).starts_with("error enumerating blobs: Path not found: /docker/registry/v2/blobs (in "));
+    }
+}

@@ -1,0 +1,362 @@
+//! The registry's own `config.yml`, read as upstream reads it.
+
+mod env;
+
+use crate::error::os_message;
+use serde_yaml::Value;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Storage keys that configure the registry rather than choose a driver.
+const NOT_DRIVERS: [&str; 5] = ["maintenance", "cache", "delete", "redirect", "tag"];
+/// Drivers upstream has that registry-gc does not implement yet.
+const OTHER_DRIVERS: [&str; 8] = ["s3", "s3-aws", "gcs", "azure", "swift", "oss", "inmemory", "cos"];
+/// Upstream's default `rootdirectory`.
+pub const DEFAULT_ROOT: &str = "/var/lib/registry";
+const DEFAULT_MAX_THREADS: u64 = 100;
+const MIN_MAX_THREADS: u64 = 25;
+
+/// Why the configuration cannot be used; `Display` is the whole stderr line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is missing, unreadable, not YAML or not valid.
+    #[error("configuration error: {0}")]
+    Invalid(String),
+    /// The storage driver cannot be built.
+    #[error("failed to construct {driver} driver: {message}")]
+    Driver { driver: String, message: String },
+    /// The `log` section cannot be used.
+    #[error("unable to configure logging with config: {0}")]
+    Logging(String),
+}
+
+/// Log verbosity, as `log.level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// How log lines are written, as `log.formatter`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+    Logstash,
+}
+
+/// The `log` settings that shape stderr.
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub level: LogLevel,
+    pub format: LogFormat,
+    /// `log.fields`, added to every line.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// What registry-gc takes from the configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `storage.filesystem.rootdirectory`.
+    pub root: PathBuf,
+    /// `storage.filesystem.maxthreads`, validated as upstream does.
+    pub max_threads: u64,
+    /// `storage.cache.blobdescriptor`, if set.
+    pub blob_descriptor_cache: Option<String>,
+    pub log: LogConfig,
+}
+
+/// A loaded configuration and the warnings raised while loading it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// Upstream's warnings for unrecognised `REGISTRY_*` variables.
+    pub warnings: Vec<String>,
+}
+
+/// Loads `path` (or `REGISTRY_CONFIGURATION_PATH` from `vars`) and applies
+/// the `REGISTRY_*` overrides in `vars`.
+pub fn load(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, ConfigError> {
+    let path = match path {
+        Some(p) => p.to_path_buf(),
+        None => match vars.iter().find(|(k, _)| k == "REGISTRY_CONFIGURATION_PATH") {
+            Some((_, v)) if !v.is_empty() => PathBuf::from(v),
+            _ => return Err(ConfigError::Invalid("configuration path unspecified".into())),
+        },
+    };
+    let text = read(&path)?;
+    let shown = path.display().to_string();
+    let parsing = |msg: String| ConfigError::Invalid(format!("error parsing {shown}: {msg}"));
+    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| parsing(format!("yaml: {e}")))?;
+    check_version(&text).map_err(parsing)?;
+    let warnings = env::apply(&mut doc, vars).map_err(parsing)?;
+    let log = log_config(&doc).map_err(|e| match e {
+        LogProblem::Level(m) => parsing(m),
+        LogProblem::Format(m) => ConfigError::Logging(m),
+    })?;
+    let (driver, params) = storage_driver(&doc).map_err(parsing)?;
+    let (root, max_threads) = filesystem_params(&driver, params)?;
+    let blob_descriptor_cache = doc["storage"]["cache"]["blobdescriptor"].as_str().map(str::to_string);
+    Ok(Loaded { config: Config { root, max_threads, blob_descriptor_cache, log }, warnings })
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    let shown = path.display();
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| ConfigError::Invalid(format!("open {shown}: {}", os_message(&e))))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| ConfigError::Invalid(format!("error parsing {shown}: read {shown}: {}", os_message(&e))))?;
+    String::from_utf8(bytes).map_err(|_| ConfigError::Invalid(format!("error parsing {shown}: yaml: invalid UTF-8")))
+}
+
+/// Only `version: 0.1` is accepted, compared as the text written.
+fn check_version(text: &str) -> Result<(), String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        version: Option<String>,
+    }
+    let head: Option<Head> = serde_yaml::from_str(text).map_err(|e| format!("yaml: {e}"))?;
+    let version = head.and_then(|h| h.version).unwrap_or_default();
+    if version == "0.1" {
+        Ok(())
+    } else {
+        Err(format!("unsupported version: {version:?}"))
+    }
+}
+
+enum LogProblem {
+    Level(String),
+    Format(String),
+}
+
+fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
+    let level_of = |v: &Value| -> Result<Option<LogLevel>, LogProblem> {
+        let Some(text) = scalar_text(v) else { return Ok(None) };
+        match text.to_lowercase().as_str() {
+            "error" => Ok(Some(LogLevel::Error)),
+            "warn" => Ok(Some(LogLevel::Warn)),
+            "info" => Ok(Some(LogLevel::Info)),
+            "debug" => Ok(Some(LogLevel::Debug)),
+            _ => Err(LogProblem::Level(format!(
+                "invalid loglevel {text} Must be one of [error, warn, info, debug]"
+            ))),
+        }
+    };
+    let old = level_of(&doc["loglevel"])?;
+    let level = level_of(&doc["log"]["level"])?.or(old).unwrap_or(LogLevel::Info);
+    let format = match scalar_text(&doc["log"]["formatter"]).as_deref() {
+        None | Some("") | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some("logstash") => LogFormat::Logstash,
+        Some(other) => return Err(LogProblem::Format(format!("unsupported logging formatter: {other:?}"))),
+    };
+    let fields = doc["log"]["fields"]
+        .as_mapping()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((scalar_text(k)?, scalar_text(v).unwrap_or_default())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(LogConfig { level, format, fields })
+}
+
+/// The one storage driver and its parameters.
+fn storage_driver(doc: &Value) -> Result<(String, Value), String> {
+    let mut drivers: Vec<(String, Value)> = match &doc["storage"] {
+        Value::String(name) => vec![(name.clone(), Value::Null)],
+        Value::Mapping(m) => m
+            .iter()
+            .filter_map(|(k, v)| Some((scalar_text(k)?, v.clone())))
+            .filter(|(k, _)| !NOT_DRIVERS.contains(&k.as_str()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    drivers.sort_by(|a, b| a.0.cmp(&b.0));
+    match drivers.len() {
+        0 => Err("no storage configuration provided".into()),
+        1 => Ok(drivers.remove(0)),
+        _ => {
+            let names: Vec<&str> = drivers.iter().map(|(k, _)| k.as_str()).collect();
+            Err(format!("must provide exactly one storage type. Provided: [{}]", names.join(" ")))
+        }
+    }
+}
+
+fn filesystem_params(driver: &str, params: Value) -> Result<(PathBuf, u64), ConfigError> {
+    let fail = |message: String| ConfigError::Driver { driver: driver.to_string(), message };
+    if driver != "filesystem" {
+        return Err(fail(if OTHER_DRIVERS.contains(&driver) {
+            format!("the {driver} storage driver is not supported by registry-gc yet (only filesystem is)")
+        } else {
+            format!("StorageDriver not registered: {driver}")
+        }));
+    }
+    let root = match &params["rootdirectory"] {
+        Value::Null if params.get("rootdirectory").is_none() => PathBuf::from(DEFAULT_ROOT),
+        v => match scalar_text(v) {
+            Some(s) if !s.is_empty() => PathBuf::from(s),
+            _ => return Err(fail("rootdirectory must be a non-empty path".into())),
+        },
+    };
+    let max_threads = max_threads(&params["maxthreads"]).map_err(|e| fail(format!("maxthreads config error: {e}")))?;
+    Ok((root, max_threads))
+}
+
+/// upstream's `GetLimitFromParameter(param, 25, 100)`.
+fn max_threads(v: &Value) -> Result<u64, String> {
+    let limit = match v {
+        Value::Null => DEFAULT_MAX_THREADS,
+        Value::String(s) => parse_go_uint(s).ok_or_else(|| format!("parameter must be an integer, '{s}' invalid"))?,
+        Value::Number(n) if n.is_i64() || n.is_u64() => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) if u > 0 => u,
+            _ => MIN_MAX_THREADS,
+        },
+        other => return Err(format!("invalid value '{}'", scalar_text(other).unwrap_or_else(|| "<non-scalar>".into()))),
+    };
+    Ok(limit.max(MIN_MAX_THREADS))
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)`: decimal, `0x`, `0o`, `0b` or a leading-`0` octal.
+fn parse_go_uint(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let (digits, radix) = if let Some(r) = lower.strip_prefix("0x") {
+        (r, 16)
+    } else if let Some(r) = lower.strip_prefix("0o") {
+        (r, 8)
+    } else if let Some(r) = lower.strip_prefix("0b") {
+        (r, 2)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (&lower[1..], 8)
+    } else {
+        (lower.as_str(), 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(digits, radix).ok()
+}
+
+/// A scalar's text as Go's `fmt.Sprint` would give it.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str, vars: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yml");
+        std::fs::write(&path, text).unwrap();
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        load(Some(&path), &vars).map_err(|e| match e {
+            ConfigError::Invalid(m) => ConfigError::Invalid(m.replace(&path.display().to_string(), "x.yml")),
+            other => other,
+        })
+    }
+
+    fn err(text: &str, vars: &[(&str, &str)]) -> String {
+        load_text(text, vars).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load_text("version: 0.1\nstorage: filesystem\n", &[]).unwrap().config;
+        assert_eq!(c.root, PathBuf::from("/var/lib/registry"));
+        assert_eq!(c.max_threads, 100);
+        assert_eq!(c.log.level, LogLevel::Info);
+        assert_eq!(c.log.format, LogFormat::Text);
+    }
+
+    #[test]
+    fn upstream_messages() {
+        let cases = [
+            ("", "configuration error: error parsing x.yml: unsupported version: \"\""),
+            ("version: 0.10\nstorage: filesystem", "configuration error: error parsing x.yml: unsupported version: \"0.10\""),
+            ("version: 0.2", "configuration error: error parsing x.yml: unsupported version: \"0.2\""),
+            ("version: 0.1\n", "configuration error: error parsing x.yml: no storage configuration provided"),
+            (
+                "version: 0.1\nstorage: {filesystem: {}, s3: {}, cache: {}, tag: {}}",
+                "configuration error: error parsing x.yml: must provide exactly one storage type. Provided: [filesystem s3]",
+            ),
+            (
+                "version: 0.1\nlog: {level: verbose}\nstorage: filesystem",
+                "configuration error: error parsing x.yml: invalid loglevel verbose Must be one of [error, warn, info, debug]",
+            ),
+            ("version: 0.1\nstorage: foo", "failed to construct foo driver: StorageDriver not registered: foo"),
+            (
+                "version: 0.1\nstorage: {filesystem: {maxthreads: abc}}",
+                "failed to construct filesystem driver: maxthreads config error: parameter must be an integer, 'abc' invalid",
+            ),
+            (
+                "version: 0.1\nstorage: {filesystem: {maxthreads: 2.5}}",
+                "failed to construct filesystem driver: maxthreads config error: invalid value '2.5'",
+            ),
+            (
+                "version: 0.1\nlog: {formatter: xml}\nstorage: filesystem",
+                "unable to configure logging with config: unsupported logging formatter: \"xml\"",
+            ),
+            (
+                "version: 0.1\nstorage: {s3: {bucket: b}}",
+                "failed to construct s3 driver: the s3 storage driver is not supported by registry-gc yet (only filesystem is)",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(err(text, &[]), want, "{text:?}");
+        }
+        let e = err("{{{ this is: not: yaml ]]]", &[]);
+        assert!(e
+            .starts_with("configuration error: error parsing x.yml: yaml: did not find expected ',' or '}'"), "{e}");
+    }
+
+    #[test]
+    fn missing_path_and_directory() {
+        let e = load(None, &[]).unwrap_err().to_string();
+        assert_eq!(e, "configuration error: configuration path unspecified");
+        let e = load(Some(Path::new("/nonexistent/x.yml")), &[]).unwrap_err().to_string();
+        assert_eq!(e, "configuration error: open /nonexistent/x.yml: no such file or directory");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let e = load(Some(dir.path()), &[]).unwrap_err().to_string();
+        assert_eq!(e, format!("configuration error: error parsing {d}: read {d}: is a directory"));
+    }
+
+    #[test]
+    fn max_threads_rules() {
+        let m = |v: &str| load_text(&format!("version: '0.1'\nstorage: {{filesystem: {{maxthreads: {v}}}}}"), &[]).map(|l| l.config.max_threads);
+        assert_eq!(m("10").unwrap(), 25);
+        assert_eq!(m("-5").unwrap(), 25);
+        assert_eq!(m("0").unwrap(), 25);
+        assert_eq!(m("200").unwrap(), 200);
+        assert_eq!(m("'0x40'").unwrap(), 64);
+        assert_eq!(m("'100'").unwrap(), 100);
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let yml = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /a\n  cache:\n    blobdescriptor: inmemory\n";
+        let l = load_text(yml, &[("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/b"), ("REGISTRY_LOG_FIELDS_SERVICE", "registry")]).unwrap();
+        assert_eq!(l.config.root, PathBuf::from("/b"));
+        assert_eq!(l.config.blob_descriptor_cache.as_deref(), Some("inmemory"));
+        assert_eq!(l.config.log.fields.get("service").map(String::as_str), Some("registry"));
+        assert_eq!(
+            err(yml, &[("REGISTRY_STORAGE_S3_BUCKET", "b")]),
+            "configuration error: error parsing x.yml: must provide exactly one storage type. Provided: [filesystem s3]"
+        );
+        let l = load_text(yml, &[("REGISTRY_PORT", "5000"), ("REGISTRY_CONFIGURATION_PATH", "/x")]).unwrap();
+        assert_eq!(l.warnings, vec!["Ignoring unrecognized environment variable REGISTRY_PORT".to_string()]);
+        let via_env = load(None, &[("REGISTRY_CONFIGURATION_PATH".into(), "/nonexistent.yml".into())]);
+        assert_eq!(via_env.unwrap_err().to_string(), "configuration error: open /nonexistent.yml: no such file or directory");
+    }
+}

@@ -1,0 +1,175 @@
+//! The one function that deletes anything from a store, and what it may delete.
+
+use crate::digest::Digest;
+use crate::error::Fault;
+use crate::layout::Layout;
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+
+/// Something a run may delete. Nothing else is ever deleted.
+#[derive(Clone, Copy, Debug)]
+pub enum Target<'a> {
+    /// `blobs/<alg>/<hh>/<hex>/`, recursively.
+    Blob(&'a Digest),
+    /// `repositories/<r>/_manifests/revisions/<alg>/<hex>/`, recursively.
+    Revision { repo: &'a str, digest: &'a Digest },
+    /// `repositories/<r>/_manifests/tags/<t>/index/<alg>/<hex>/`, recursively.
+    TagIndexEntry { repo: &'a str, tag: &'a str, digest: &'a Digest },
+    /// `repositories/<r>/_layers/<alg>/<hex>/link`.
+    LayerLink { repo: &'a str, digest: &'a Digest },
+    /// `blobs/<alg>/<hh>/`, only if empty.
+    EmptyBlobPrefix(&'a Digest),
+    /// `repositories/<r>/_layers/<alg>/<hex>/`, only if empty.
+    EmptyLayerDir { repo: &'a str, digest: &'a Digest },
+}
+
+impl Target<'_> {
+    /// The path this target names.
+    pub fn path(&self, layout: &Layout) -> PathBuf {
+        match *self {
+            Target::Blob(d) => layout.blob_dir(d),
+            Target::Revision { repo, digest } => layout.revision_dir(repo, digest),
+            Target::TagIndexEntry { repo, tag, digest } => layout.tag_index_entry(repo, tag, digest),
+            Target::LayerLink { repo, digest } => layout.layer_link(repo, digest),
+            Target::EmptyBlobPrefix(d) => layout.blob_dir(d).parent().map(Path::to_path_buf).unwrap_or_default(),
+            Target::EmptyLayerDir { repo, digest } => {
+                layout.layer_link(repo, digest).parent().map(Path::to_path_buf).unwrap_or_default()
+            }
+        }
+    }
+
+    /// The components the path must have below `v2/`; `None` stands for the
+    /// repository name's components.
+    fn shape(&self) -> Vec<Option<String>> {
+        let some = |s: &str| Some(s.to_string());
+        let digest = |d: &Digest| vec![some(d.algorithm().name()), Some(d.hex())];
+        let repo = |r: &str| -> Vec<Option<String>> {
+            let mut v = vec![some("repositories")];
+            v.extend(r.split('/').map(|_| None));
+            v
+        };
+        match *self {
+            Target::Blob(d) => vec![some("blobs"), some(d.algorithm().name()), Some(d.hex()[..2].to_string()), Some(d.hex())],
+            Target::EmptyBlobPrefix(d) => vec![some("blobs"), some(d.algorithm().name()), Some(d.hex()[..2].to_string())],
+            Target::Revision { repo: r, digest: d } => [repo(r), vec![some("_manifests"), some("revisions")], digest(d)].concat(),
+            Target::TagIndexEntry { repo: r, tag, digest: d } => {
+                [repo(r), vec![some("_manifests"), some("tags"), some(tag), some("index")], digest(d)].concat()
+            }
+            Target::LayerLink { repo: r, digest: d } => [repo(r), vec![some("_layers")], digest(d), vec![some("link")]].concat(),
+            Target::EmptyLayerDir { repo: r, digest: d } => [repo(r), vec![some("_layers")], digest(d)].concat(),
+        }
+    }
+}
+
+/// Deletes `target` after checking that its path lies inside the store,
+/// has exactly the expected shape, and is a real directory (or, for a link,
+/// a regular file) rather than a symlink. Returns false if it was already
+/// gone, or (for the `Empty*` targets) is not empty.
+pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
+    let path = target.path(layout);
+    check_shape(layout, &path, &target.shape()).map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))?;
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(Fault::io("stat", &path, &e)),
+    };
+    let is_file_target = matches!(target, Target::LayerLink { .. });
+    let expected = if is_file_target { meta.is_file() } else { meta.is_dir() };
+    if !expected {
+        let what = if meta.file_type().is_symlink() { "a symbolic link" } else { "not of the expected type" };
+        return Err(Fault::new(format!("refusing to delete: it is {what}"), &path));
+    }
+    let result = match target {
+        Target::LayerLink { .. } => fs::remove_file(&path),
+        Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. } => match fs::remove_dir(&path) {
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => return Ok(false),
+            other => other,
+        },
+        _ => fs::remove_dir_all(&path),
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Fault::io("delete", &path, &e)),
+    }
+}
+
+fn check_shape(layout: &Layout, path: &Path, shape: &[Option<String>]) -> Result<(), String> {
+    let rel = path.strip_prefix(layout.v2()).map_err(|_| "path is outside the store".to_string())?;
+    let parts: Vec<&str> = rel
+        .components()
+        .map(|c| match c {
+            Component::Normal(s) => s.to_str().ok_or("path is not UTF-8"),
+            _ => Err("path has a non-plain component"),
+        })
+        .collect::<Result<_, _>>()?;
+    if parts.len() != shape.len() {
+        return Err("path does not have the expected shape".into());
+    }
+    for (part, want) in parts.iter().zip(shape) {
+        let ok = match want {
+            Some(w) => part == w && !w.is_empty() && w != "." && w != "..",
+            None => !part.is_empty() && !part.starts_with('_') && *part != "." && *part != "..",
+        };
+        if !ok {
+            return Err(format!("unexpected path component {part:?}"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d() -> Digest {
+        Digest::parse("sha256:fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7").unwrap()
+    }
+
+    #[test]
+    fn deletes_only_well_shaped_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), "x").unwrap();
+        assert!(remove(&layout, Target::Blob(&d)).unwrap());
+        assert!(!layout.blob_dir(&d).exists());
+        assert!(!remove(&layout, Target::Blob(&d)).unwrap(), "already gone");
+        assert!(remove(&layout, Target::EmptyBlobPrefix(&d)).unwrap());
+
+        for bad in ["../../etc", "a/../../x", "_x", "a//b", ""] {
+            let e = remove(&layout, Target::Revision { repo: bad, digest: &d }).unwrap_err().to_string();
+            assert!(e.starts_with("refusing to delete"), "{bad}: {e}");
+        }
+        let e = remove(&layout, Target::TagIndexEntry { repo: "a", tag: "..", digest: &d }).unwrap_err();
+        assert!(e.to_string().starts_with("refusing to delete"));
+    }
+
+    #[test]
+    fn never_follows_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("data"), "precious").unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        fs::create_dir_all(layout.blob_dir(&d).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(outside.path(), layout.blob_dir(&d)).unwrap();
+        let e = remove(&layout, Target::Blob(&d)).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert!(outside.path().join("data").exists());
+    }
+
+    #[test]
+    fn empty_dir_targets_keep_non_empty_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        fs::create_dir_all(layout.layer_link("a", &d).parent().unwrap()).unwrap();
+        fs::write(layout.layer_link("a", &d), d.to_string()).unwrap();
+        assert!(!remove(&layout, Target::EmptyLayerDir { repo: "a", digest: &d }).unwrap());
+        assert!(remove(&layout, Target::LayerLink { repo: "a", digest: &d }).unwrap());
+        assert!(remove(&layout, Target::EmptyLayerDir { repo: "a", digest: &d }).unwrap());
+    }
+}

@@ -1,0 +1,211 @@
+//! Content digests as stored in link files and blob paths.
+//!
+//! Parsing follows `github.com/opencontainers/go-digest` exactly (same error
+//! texts) and never trims: a link file holding `sha256:<hex>\n` is invalid.
+
+use std::fmt;
+
+/// A digest algorithm the registry accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Algorithm {
+    /// Name as written in digests and in `blobs/<alg>/` paths.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha384 => "sha384",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// Looks an algorithm up by its name.
+    pub fn from_name(name: &str) -> Option<Algorithm> {
+        match name {
+            "sha256" => Some(Algorithm::Sha256),
+            "sha384" => Some(Algorithm::Sha384),
+            "sha512" => Some(Algorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Length of the hex-encoded part.
+    pub fn hex_len(self) -> usize {
+        match self {
+            Algorithm::Sha256 => 64,
+            Algorithm::Sha384 => 96,
+            Algorithm::Sha512 => 128,
+        }
+    }
+}
+
+/// A parsed digest. sha256 (the only algorithm seen in practice) is stored
+/// inline as 32 bytes; the rare longer ones are boxed to keep sets compact.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Digest {
+    Sha256([u8; 32]),
+    Sha384(Box<[u8; 48]>),
+    Sha512(Box<[u8; 64]>),
+}
+
+/// Why a string is not a valid digest (go-digest's messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DigestError {
+    #[error("invalid checksum digest format")]
+    InvalidFormat,
+    #[error("invalid checksum digest length")]
+    InvalidLength,
+    #[error("unsupported digest algorithm")]
+    Unsupported,
+}
+
+impl Digest {
+    /// Parses `<alg>:<hex>` strictly, as go-digest's `Validate` does.
+    pub fn parse(s: &str) -> Result<Digest, DigestError> {
+        let colon = match s.find(':') {
+            Some(i) if i > 0 && i + 1 < s.len() => i,
+            _ => return Err(DigestError::InvalidFormat),
+        };
+        let (alg, hex) = (&s[..colon], &s[colon + 1..]);
+        match Algorithm::from_name(alg) {
+            Some(alg) => Digest::from_hex(alg, hex),
+            None if looks_like_digest(alg, hex) => Err(DigestError::Unsupported),
+            None => Err(DigestError::InvalidFormat),
+        }
+    }
+
+    /// Parses raw link-file bytes (which must be UTF-8 and exactly a digest).
+    pub fn parse_bytes(b: &[u8]) -> Result<Digest, DigestError> {
+        std::str::from_utf8(b)
+            .map_err(|_| DigestError::InvalidFormat)
+            .and_then(Digest::parse)
+    }
+
+    /// Builds a digest from an algorithm and its lowercase hex encoding.
+    pub fn from_hex(alg: Algorithm, hex: &str) -> Result<Digest, DigestError> {
+        if hex.len() != alg.hex_len() {
+            return Err(DigestError::InvalidLength);
+        }
+        if !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+            return Err(DigestError::InvalidFormat);
+        }
+        let decode = |out: &mut [u8]| hex::decode_to_slice(hex, out).map_err(|_| DigestError::InvalidFormat);
+        Ok(match alg {
+            Algorithm::Sha256 => {
+                let mut b = [0u8; 32];
+                decode(&mut b)?;
+                Digest::Sha256(b)
+            }
+            Algorithm::Sha384 => {
+                let mut b = Box::new([0u8; 48]);
+                decode(&mut b[..])?;
+                Digest::Sha384(b)
+            }
+            Algorithm::Sha512 => {
+                let mut b = Box::new([0u8; 64]);
+                decode(&mut b[..])?;
+                Digest::Sha512(b)
+            }
+        })
+    }
+
+    /// Digest of `content` with sha256.
+    pub fn sha256_of(content: &[u8]) -> Digest {
+        use sha2::Digest as _;
+        Digest::Sha256(sha2::Sha256::digest(content).into())
+    }
+
+    /// The digest's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        match self {
+            Digest::Sha256(_) => Algorithm::Sha256,
+            Digest::Sha384(_) => Algorithm::Sha384,
+            Digest::Sha512(_) => Algorithm::Sha512,
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Digest::Sha256(b) => b,
+            Digest::Sha384(b) => &b[..],
+            Digest::Sha512(b) => &b[..],
+        }
+    }
+
+    /// Lowercase hex encoding (the path component).
+    pub fn hex(&self) -> String {
+        hex::encode(self.bytes())
+    }
+}
+
+/// go-digest's `DigestRegexpAnchored` without the algorithm check, used
+/// only to choose between "unsupported" and "invalid format".
+fn looks_like_digest(alg: &str, hex: &str) -> bool {
+    let alg_ok = alg
+        .split(['.', '+', '_', '-'])
+        .all(|part| !part.is_empty() && part.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    let hex_ok = hex
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'=' || c == b'_' || c == b'-');
+    alg_ok && hex_ok
+}
+
+impl fmt::Display for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm().name(), self.hex())
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEX: &str = "fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7";
+
+    #[test]
+    fn round_trips_sha256() {
+        let d = Digest::parse(&format!("sha256:{HEX}")).unwrap();
+        assert_eq!(d.to_string(), format!("sha256:{HEX}"));
+        assert_eq!(d.hex(), HEX);
+        assert_eq!(std::mem::size_of::<Digest>(), 40);
+    }
+
+    #[test]
+    fn errors_match_go_digest() {
+        use DigestError::*;
+        let cases = [
+            ("", InvalidFormat),
+            ("hello world", InvalidFormat),
+            ("sha256:", InvalidFormat),
+            (":abc", InvalidFormat),
+            ("sha256:abc", InvalidLength),
+            ("md5:d41d8cd98f00b204e9800998ecf8427e", Unsupported),
+            ("garbage", InvalidFormat),
+        ];
+        for (s, want) in cases {
+            assert_eq!(Digest::parse(s), Err(want), "{s:?}");
+        }
+        assert_eq!(Digest::parse(&format!("sha256:{HEX}\n")), Err(InvalidLength));
+        assert_eq!(Digest::parse(&format!("sha256:{}", HEX.to_uppercase())), Err(InvalidFormat));
+        assert_eq!(Digest::parse_bytes(&[0xff, 0xfe]), Err(InvalidFormat));
+    }
+
+    #[test]
+    fn longer_algorithms() {
+        let h384 = "a".repeat(96);
+        let d = Digest::parse(&format!("sha384:{h384}")).unwrap();
+        assert_eq!(d.algorithm(), Algorithm::Sha384);
+        assert_eq!(d.hex(), h384);
+        assert_eq!(Digest::parse(&format!("sha512:{}", "0".repeat(64))), Err(DigestError::InvalidLength));
+    }
+}

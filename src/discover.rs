@@ -1,0 +1,117 @@
+//! Finds repositories under `repositories/`, in upstream's walk order.
+
+use crate::error::{Fault, GcError};
+use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::layout::Layout;
+use crate::reference::validate_name;
+use rayon::prelude::*;
+use std::path::Path;
+
+/// A directory found to be a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repository {
+    /// Path under `repositories/`, e.g. `team/app/api`.
+    pub name: String,
+}
+
+/// Walks `repositories/` depth-first, entries sorted bytewise. A directory
+/// holding `_manifests` or `_layers` is a repository (named when the first
+/// of them is met, so `a/0` comes before `a` and `a/b` after it). Other
+/// `_`-prefixed entries are skipped; files never end the walk; nested
+/// repositories are found. Subdirectories are walked in parallel.
+pub fn discover(layout: &Layout) -> Result<Vec<Repository>, GcError> {
+    let root = layout.repositories();
+    match list_sorted(&root) {
+        Ok(None) => Err(GcError::Mark(Fault::new("Path not found: /docker/registry/v2/repositories", &root))),
+        Ok(Some(_)) => walk(&root, "").map_err(GcError::Mark),
+        Err(f) => Err(GcError::Mark(f)),
+    }
+}
+
+fn walk(dir: &Path, rel: &str) -> Result<Vec<Repository>, Fault> {
+    let entries = list_sorted(dir)?.unwrap_or_default();
+    let first_marker = entries
+        .iter()
+        .position(|e| matches!(e.name_str(), Some("_layers") | Some("_manifests")));
+    let found: Vec<Vec<Repository>> = entries
+        .par_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let path = dir.join(&entry.name);
+            if Some(i) == first_marker {
+                if entry.kind == Kind::Symlink {
+                    return Err(symlink_fault(&path));
+                }
+                validate_name(rel).map_err(|e| Fault::new(format!("failed to parse repo name {rel}: {e}"), dir))?;
+                return Ok(vec![Repository { name: rel.to_string() }]);
+            }
+            if entry.name.as_encoded_bytes().starts_with(b"_") {
+                return Ok(Vec::new());
+            }
+            match entry.kind {
+                Kind::Dir => {
+                    let name = entry.name.to_string_lossy();
+                    let child = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+                    walk(&path, &child)
+                }
+                Kind::Symlink => Err(symlink_fault(&path)),
+                Kind::File | Kind::Other => Ok(Vec::new()),
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn names(layout: &Layout) -> Vec<String> {
+        discover(layout).unwrap().into_iter().map(|r| r.name).collect()
+    }
+
+    #[test]
+    fn walk_order_matches_upstream() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let repos = layout.repositories();
+        for (r, marker) in [
+            ("a/0", "_layers"),
+            ("a", "_layers"),
+            ("a/b", "_manifests"),
+            ("a/b/c", "_layers"),
+            ("a-b", "_layers"),
+            ("a.b", "_layers"),
+            ("a_b", "_layers"),
+            ("ab", "_manifests"),
+            ("z/y/x", "_layers"),
+        ] {
+            fs::create_dir_all(repos.join(r).join(marker)).unwrap();
+        }
+        fs::write(repos.join("_aaa"), "").unwrap();
+        fs::create_dir_all(repos.join("_x/_layers")).unwrap();
+        assert_eq!(names(&layout), ["a/0", "a", "a/b", "a/b/c", "a-b", "a.b", "a_b", "ab", "z/y/x"]);
+    }
+
+    #[test]
+    fn invalid_names_and_missing_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let e = discover(&layout).unwrap_err().to_string();
+        assert!(e.starts_with("failed to mark: Path not found: /docker/registry/v2/repositories (in "), "{e}");
+        fs::create_dir_all(layout.repositories().join("Bad_Name/_layers")).unwrap();
+        let e = discover(&layout).unwrap_err().to_string();
+        assert!(e.starts_with("failed to mark: failed to parse repo name Bad_Name: invalid reference format (in "), "{e}");
+    }
+
+    #[test]
+    fn symlinks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.repositories().join("a/_layers")).unwrap();
+        std::os::unix::fs::symlink(layout.repositories().join("a"), layout.repositories().join("b")).unwrap();
+        let e = discover(&layout).unwrap_err().to_string();
+        assert!(e.contains("symbolic link inside the store"), "{e}");
+    }
+}

@@ -1,0 +1,147 @@
+//! Every path under `<rootdirectory>/docker/registry/v2`, in one place.
+
+use crate::digest::Digest;
+use std::path::{Path, PathBuf};
+
+/// Driver-relative prefix that upstream prints in its log lines.
+pub const V2_PREFIX: &str = "/docker/registry/v2";
+
+/// The on-disk layout of one registry store.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+    v2: PathBuf,
+}
+
+impl Layout {
+    /// Layout for a `rootdirectory`. A symlinked root is resolved once here,
+    /// so every path built below it is free of symlinks we did not check.
+    pub fn new(rootdirectory: &Path) -> Layout {
+        let root = std::fs::canonicalize(rootdirectory).unwrap_or_else(|_| rootdirectory.to_path_buf());
+        let v2 = root.join("docker/registry/v2");
+        Layout { root, v2 }
+    }
+
+    /// The (resolved) rootdirectory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<root>/docker/registry/v2`.
+    pub fn v2(&self) -> &Path {
+        &self.v2
+    }
+
+    /// `repositories/`.
+    pub fn repositories(&self) -> PathBuf {
+        self.v2.join("repositories")
+    }
+
+    /// `blobs/`.
+    pub fn blobs(&self) -> PathBuf {
+        self.v2.join("blobs")
+    }
+
+    /// `blobs/<alg>/<hh>/<hex>/`: the unit a sweep deletes.
+    pub fn blob_dir(&self, d: &Digest) -> PathBuf {
+        let hex = d.hex();
+        self.v2
+            .join("blobs")
+            .join(d.algorithm().name())
+            .join(&hex[..2])
+            .join(&hex)
+    }
+
+    /// `blobs/<alg>/<hh>/<hex>/data`.
+    pub fn blob_data(&self, d: &Digest) -> PathBuf {
+        self.blob_dir(d).join("data")
+    }
+
+    /// `repositories/<name>/`.
+    pub fn repository(&self, repo: &str) -> PathBuf {
+        self.repositories().join(repo)
+    }
+
+    /// `repositories/<name>/_manifests/revisions/`.
+    pub fn revisions(&self, repo: &str) -> PathBuf {
+        self.repository(repo).join("_manifests/revisions")
+    }
+
+    /// `repositories/<name>/_manifests/revisions/<alg>/<hex>/`.
+    pub fn revision_dir(&self, repo: &str, d: &Digest) -> PathBuf {
+        self.revisions(repo).join(d.algorithm().name()).join(d.hex())
+    }
+
+    /// `repositories/<name>/_manifests/tags/`.
+    pub fn tags(&self, repo: &str) -> PathBuf {
+        self.repository(repo).join("_manifests/tags")
+    }
+
+    /// `repositories/<name>/_manifests/tags/<tag>/current/link`.
+    pub fn tag_current_link(&self, repo: &str, tag: &str) -> PathBuf {
+        self.tags(repo).join(tag).join("current/link")
+    }
+
+    /// `repositories/<name>/_manifests/tags/<tag>/index/`.
+    pub fn tag_index(&self, repo: &str, tag: &str) -> PathBuf {
+        self.tags(repo).join(tag).join("index")
+    }
+
+    /// `repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/`.
+    pub fn tag_index_entry(&self, repo: &str, tag: &str, d: &Digest) -> PathBuf {
+        self.tag_index(repo, tag).join(d.algorithm().name()).join(d.hex())
+    }
+
+    /// `repositories/<name>/_layers/`.
+    pub fn layers(&self, repo: &str) -> PathBuf {
+        self.repository(repo).join("_layers")
+    }
+
+    /// `repositories/<name>/_layers/<alg>/<hex>/link`.
+    pub fn layer_link(&self, repo: &str, d: &Digest) -> PathBuf {
+        self.layers(repo).join(d.algorithm().name()).join(d.hex()).join("link")
+    }
+
+    /// `repositories/<name>/_uploads/`.
+    pub fn uploads(&self, repo: &str) -> PathBuf {
+        self.repository(repo).join("_uploads")
+    }
+
+    /// A path as upstream logs it: `/docker/registry/v2/...`.
+    pub fn display(&self, path: &Path) -> String {
+        match path.strip_prefix(&self.v2) {
+            Ok(rel) if rel.as_os_str().is_empty() => V2_PREFIX.to_string(),
+            Ok(rel) => format!("{V2_PREFIX}/{}", rel.display()),
+            Err(_) => path.display().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_filesystem_driver() {
+        let l = Layout::new(Path::new("/nonexistent/store"));
+        let d = Digest::parse("sha256:fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7").unwrap();
+        let hex = d.hex();
+        assert_eq!(
+            l.display(&l.blob_dir(&d)),
+            format!("/docker/registry/v2/blobs/sha256/ff/{hex}")
+        );
+        assert_eq!(
+            l.display(&l.revision_dir("team/app", &d)),
+            format!("/docker/registry/v2/repositories/team/app/_manifests/revisions/sha256/{hex}")
+        );
+        assert_eq!(
+            l.display(&l.tag_index_entry("a", "v1", &d)),
+            format!("/docker/registry/v2/repositories/a/_manifests/tags/v1/index/sha256/{hex}")
+        );
+        assert_eq!(
+            l.display(&l.layer_link("a", &d)),
+            format!("/docker/registry/v2/repositories/a/_layers/sha256/{hex}/link")
+        );
+        assert_eq!(l.display(&l.tag_current_link("a", "v1")), "/docker/registry/v2/repositories/a/_manifests/tags/v1/current/link");
+    }
+}
