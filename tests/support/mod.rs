@@ -261,6 +261,25 @@ pub fn run_oracle(store: &Store, args: &[&str]) -> Output {
     oracle_command(store, args).output().expect("run docker-registry garbage-collect")
 }
 
+/// `registry-gc garbage-collect <args> <store.config>`, with every `REGISTRY_*`
+/// variable removed from the environment.
+pub fn ours_command(store: &Store, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_registry-gc"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("REGISTRY_") {
+            c.env_remove(k);
+        }
+    }
+    c.arg("garbage-collect").args(args).arg(&store.config);
+    c.stdin(Stdio::null());
+    c
+}
+
+/// Runs registry-gc on `store` (see [`ours_command`]) and returns its output.
+pub fn run_ours(store: &Store, args: &[&str]) -> Output {
+    ours_command(store, args).output().expect("run registry-gc garbage-collect")
+}
+
 /// What `fixtures/oracle.sh` recorded for one mode.
 #[derive(Debug, Clone)]
 pub struct Recorded {
