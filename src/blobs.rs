@@ -27,7 +27,12 @@ pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
     let root = layout.blobs();
     let algs = match list_sorted(&root) {
         Ok(Some(a)) => a,
-        Ok(None) => return Err(GcError::Enumerate(Fault::new("Path not found: /docker/registry/v2/blobs", &root))),
+        Ok(None) => {
+            return Err(GcError::Enumerate(Fault::new(
+                "Path not found: /docker/registry/v2/blobs",
+                &root,
+            )))
+        }
         Err(f) => return Err(GcError::Enumerate(f)),
     };
     let mut prefixes = Vec::new();
@@ -35,7 +40,10 @@ pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
         let path = root.join(&entry.name);
         match (entry.kind, entry.name_str().and_then(Algorithm::from_name)) {
             (Kind::Dir, Some(alg)) => {
-                for p in list_sorted(&path).map_err(GcError::Enumerate)?.unwrap_or_default() {
+                for p in list_sorted(&path)
+                    .map_err(GcError::Enumerate)?
+                    .unwrap_or_default()
+                {
                     prefixes.push((alg, path.join(&p.name), p));
                 }
             }
@@ -48,12 +56,19 @@ pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
         .par_iter()
         .map(|(alg, path, entry)| {
             let canonical = entry.kind == Kind::Dir
-                && entry.name_str().is_some_and(|n| n.len() == 2 && n.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+                && entry.name_str().is_some_and(|n| {
+                    n.len() == 2
+                        && n.bytes()
+                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                });
             match entry.kind {
                 Kind::Symlink => Err(GcError::Enumerate(symlink_fault(path))),
                 Kind::Dir if canonical => prefix_blobs(*alg, path),
                 Kind::Dir => {
-                    refuse_data_files(path, "blob directory outside a two-character prefix directory")?;
+                    refuse_data_files(
+                        path,
+                        "blob directory outside a two-character prefix directory",
+                    )?;
                     Ok(Vec::new())
                 }
                 _ => Ok(Vec::new()),
@@ -66,9 +81,15 @@ pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
 }
 
 fn prefix_blobs(alg: Algorithm, prefix: &Path) -> Result<Vec<Blob>, GcError> {
-    let hh = prefix.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let hh = prefix
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let mut out = Vec::new();
-    for entry in list_sorted(prefix).map_err(GcError::Enumerate)?.unwrap_or_default() {
+    for entry in list_sorted(prefix)
+        .map_err(GcError::Enumerate)?
+        .unwrap_or_default()
+    {
         let dir = prefix.join(&entry.name);
         match entry.kind {
             Kind::Dir => {}
@@ -82,16 +103,31 @@ fn prefix_blobs(alg: Algorithm, prefix: &Path) -> Result<Vec<Blob>, GcError> {
             Err(e) => return Err(GcError::Enumerate(Fault::io("stat", &data, &e))),
         };
         if !meta.is_file() {
-            let what = if meta.file_type().is_symlink() { "symbolic link" } else { "not a regular file" };
-            return Err(GcError::Enumerate(Fault::new(format!("blob data is a {what}"), &data)));
+            let what = if meta.file_type().is_symlink() {
+                "symbolic link"
+            } else {
+                "not a regular file"
+            };
+            return Err(GcError::Enumerate(Fault::new(
+                format!("blob data is a {what}"),
+                &data,
+            )));
         }
         let hex = entry.name_str().unwrap_or_default();
-        let digest = Digest::from_hex(alg, hex).map_err(|e| GcError::Enumerate(Fault::new(e.to_string(), &dir)))?;
+        let digest = Digest::from_hex(alg, hex)
+            .map_err(|e| GcError::Enumerate(Fault::new(e.to_string(), &dir)))?;
         if !hex.starts_with(hh) {
-            return Err(GcError::Enumerate(Fault::new("blob directory is not under its two-character prefix", &dir)));
+            return Err(GcError::Enumerate(Fault::new(
+                "blob directory is not under its two-character prefix",
+                &dir,
+            )));
         }
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        out.push(Blob { digest, size: meta.len(), modified });
+        out.push(Blob {
+            digest,
+            size: meta.len(),
+            modified,
+        });
     }
     Ok(out)
 }
@@ -150,17 +186,24 @@ mod tests {
             p
         };
         let p = put("sha256/ab/x/data");
-        assert!(err(&layout).starts_with("error enumerating blobs: invalid checksum digest length (in "));
+        assert!(err(&layout)
+            .starts_with("error enumerating blobs: invalid checksum digest length (in "));
         fs::remove_file(&p).unwrap();
         let p = put("md5/d4/d41d8cd98f00b204e9800998ecf8427e/data");
-        assert!(err(&layout).starts_with("error enumerating blobs: unsupported digest algorithm (in "));
+        assert!(
+            err(&layout).starts_with("error enumerating blobs: unsupported digest algorithm (in ")
+        );
         fs::remove_dir_all(p.parent().unwrap().parent().unwrap().parent().unwrap()).unwrap();
         let p = put(&format!("sha256/{HEX}/data"));
-        assert!(err(&layout).starts_with("error enumerating blobs: blob directory outside a two-character prefix directory (in "));
+        assert!(err(&layout).starts_with(
+            "error enumerating blobs: blob directory outside a two-character prefix directory (in "
+        ));
         fs::remove_dir_all(p.parent().unwrap()).unwrap();
         put("sha256/zz/zzzz/data");
         assert!(err(&layout).contains("outside a two-character prefix"));
         fs::remove_dir_all(layout.blobs()).unwrap();
-        assert!(err(&layout).starts_with("error enumerating blobs: Path not found: /docker/registry/v2/blobs (in "));
+        assert!(err(&layout).starts_with(
+            "error enumerating blobs: Path not found: /docker/registry/v2/blobs (in "
+        ));
     }
 }

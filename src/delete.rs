@@ -15,7 +15,11 @@ pub enum Target<'a> {
     /// `repositories/<r>/_manifests/revisions/<alg>/<hex>/`, recursively.
     Revision { repo: &'a str, digest: &'a Digest },
     /// `repositories/<r>/_manifests/tags/<t>/index/<alg>/<hex>/`, recursively.
-    TagIndexEntry { repo: &'a str, tag: &'a str, digest: &'a Digest },
+    TagIndexEntry {
+        repo: &'a str,
+        tag: &'a str,
+        digest: &'a Digest,
+    },
     /// `repositories/<r>/_layers/<alg>/<hex>/link`.
     LayerLink { repo: &'a str, digest: &'a Digest },
     /// `blobs/<alg>/<hh>/`, only if empty.
@@ -30,12 +34,20 @@ impl Target<'_> {
         match *self {
             Target::Blob(d) => layout.blob_dir(d),
             Target::Revision { repo, digest } => layout.revision_dir(repo, digest),
-            Target::TagIndexEntry { repo, tag, digest } => layout.tag_index_entry(repo, tag, digest),
-            Target::LayerLink { repo, digest } => layout.layer_link(repo, digest),
-            Target::EmptyBlobPrefix(d) => layout.blob_dir(d).parent().map(Path::to_path_buf).unwrap_or_default(),
-            Target::EmptyLayerDir { repo, digest } => {
-                layout.layer_link(repo, digest).parent().map(Path::to_path_buf).unwrap_or_default()
+            Target::TagIndexEntry { repo, tag, digest } => {
+                layout.tag_index_entry(repo, tag, digest)
             }
+            Target::LayerLink { repo, digest } => layout.layer_link(repo, digest),
+            Target::EmptyBlobPrefix(d) => layout
+                .blob_dir(d)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            Target::EmptyLayerDir { repo, digest } => layout
+                .layer_link(repo, digest)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
         }
     }
 
@@ -50,14 +62,43 @@ impl Target<'_> {
             v
         };
         match *self {
-            Target::Blob(d) => vec![some("blobs"), some(d.algorithm().name()), Some(d.hex()[..2].to_string()), Some(d.hex())],
-            Target::EmptyBlobPrefix(d) => vec![some("blobs"), some(d.algorithm().name()), Some(d.hex()[..2].to_string())],
-            Target::Revision { repo: r, digest: d } => [repo(r), vec![some("_manifests"), some("revisions")], digest(d)].concat(),
-            Target::TagIndexEntry { repo: r, tag, digest: d } => {
-                [repo(r), vec![some("_manifests"), some("tags"), some(tag), some("index")], digest(d)].concat()
+            Target::Blob(d) => vec![
+                some("blobs"),
+                some(d.algorithm().name()),
+                Some(d.hex()[..2].to_string()),
+                Some(d.hex()),
+            ],
+            Target::EmptyBlobPrefix(d) => vec![
+                some("blobs"),
+                some(d.algorithm().name()),
+                Some(d.hex()[..2].to_string()),
+            ],
+            Target::Revision { repo: r, digest: d } => [
+                repo(r),
+                vec![some("_manifests"), some("revisions")],
+                digest(d),
+            ]
+            .concat(),
+            Target::TagIndexEntry {
+                repo: r,
+                tag,
+                digest: d,
+            } => [
+                repo(r),
+                vec![some("_manifests"), some("tags"), some(tag), some("index")],
+                digest(d),
+            ]
+            .concat(),
+            Target::LayerLink { repo: r, digest: d } => [
+                repo(r),
+                vec![some("_layers")],
+                digest(d),
+                vec![some("link")],
+            ]
+            .concat(),
+            Target::EmptyLayerDir { repo: r, digest: d } => {
+                [repo(r), vec![some("_layers")], digest(d)].concat()
             }
-            Target::LayerLink { repo: r, digest: d } => [repo(r), vec![some("_layers")], digest(d), vec![some("link")]].concat(),
-            Target::EmptyLayerDir { repo: r, digest: d } => [repo(r), vec![some("_layers")], digest(d)].concat(),
         }
     }
 }
@@ -68,17 +109,29 @@ impl Target<'_> {
 /// gone, or (for the `Empty*` targets) is not empty.
 pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
     let path = target.path(layout);
-    check_shape(layout, &path, &target.shape()).map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))?;
+    check_shape(layout, &path, &target.shape())
+        .map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))?;
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Fault::io("stat", &path, &e)),
     };
     let is_file_target = matches!(target, Target::LayerLink { .. });
-    let expected = if is_file_target { meta.is_file() } else { meta.is_dir() };
+    let expected = if is_file_target {
+        meta.is_file()
+    } else {
+        meta.is_dir()
+    };
     if !expected {
-        let what = if meta.file_type().is_symlink() { "a symbolic link" } else { "not of the expected type" };
-        return Err(Fault::new(format!("refusing to delete: it is {what}"), &path));
+        let what = if meta.file_type().is_symlink() {
+            "a symbolic link"
+        } else {
+            "not of the expected type"
+        };
+        return Err(Fault::new(
+            format!("refusing to delete: it is {what}"),
+            &path,
+        ));
     }
     let result = match target {
         Target::LayerLink { .. } => fs::remove_file(&path),
@@ -96,7 +149,9 @@ pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
 }
 
 fn check_shape(layout: &Layout, path: &Path, shape: &[Option<String>]) -> Result<(), String> {
-    let rel = path.strip_prefix(layout.v2()).map_err(|_| "path is outside the store".to_string())?;
+    let rel = path
+        .strip_prefix(layout.v2())
+        .map_err(|_| "path is outside the store".to_string())?;
     let parts: Vec<&str> = rel
         .components()
         .map(|c| match c {
@@ -124,7 +179,8 @@ mod tests {
     use super::*;
 
     fn d() -> Digest {
-        Digest::parse("sha256:fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7").unwrap()
+        Digest::parse("sha256:fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7")
+            .unwrap()
     }
 
     #[test]
@@ -140,10 +196,26 @@ mod tests {
         assert!(remove(&layout, Target::EmptyBlobPrefix(&d)).unwrap());
 
         for bad in ["../../etc", "a/../../x", "_x", "a//b", ""] {
-            let e = remove(&layout, Target::Revision { repo: bad, digest: &d }).unwrap_err().to_string();
+            let e = remove(
+                &layout,
+                Target::Revision {
+                    repo: bad,
+                    digest: &d,
+                },
+            )
+            .unwrap_err()
+            .to_string();
             assert!(e.starts_with("refusing to delete"), "{bad}: {e}");
         }
-        let e = remove(&layout, Target::TagIndexEntry { repo: "a", tag: "..", digest: &d }).unwrap_err();
+        let e = remove(
+            &layout,
+            Target::TagIndexEntry {
+                repo: "a",
+                tag: "..",
+                digest: &d,
+            },
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("refusing to delete"));
     }
 
@@ -168,8 +240,29 @@ mod tests {
         let d = d();
         fs::create_dir_all(layout.layer_link("a", &d).parent().unwrap()).unwrap();
         fs::write(layout.layer_link("a", &d), d.to_string()).unwrap();
-        assert!(!remove(&layout, Target::EmptyLayerDir { repo: "a", digest: &d }).unwrap());
-        assert!(remove(&layout, Target::LayerLink { repo: "a", digest: &d }).unwrap());
-        assert!(remove(&layout, Target::EmptyLayerDir { repo: "a", digest: &d }).unwrap());
+        assert!(!remove(
+            &layout,
+            Target::EmptyLayerDir {
+                repo: "a",
+                digest: &d
+            }
+        )
+        .unwrap());
+        assert!(remove(
+            &layout,
+            Target::LayerLink {
+                repo: "a",
+                digest: &d
+            }
+        )
+        .unwrap());
+        assert!(remove(
+            &layout,
+            Target::EmptyLayerDir {
+                repo: "a",
+                digest: &d
+            }
+        )
+        .unwrap());
     }
 }

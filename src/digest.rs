@@ -90,10 +90,14 @@ impl Digest {
         if hex.len() != alg.hex_len() {
             return Err(DigestError::InvalidLength);
         }
-        if !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+        if !hex
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
             return Err(DigestError::InvalidFormat);
         }
-        let decode = |out: &mut [u8]| hex::decode_to_slice(hex, out).map_err(|_| DigestError::InvalidFormat);
+        let decode =
+            |out: &mut [u8]| hex::decode_to_slice(hex, out).map_err(|_| DigestError::InvalidFormat);
         Ok(match alg {
             Algorithm::Sha256 => {
                 let mut b = [0u8; 32];
@@ -145,9 +149,12 @@ impl Digest {
 /// go-digest's `DigestRegexpAnchored` without the algorithm check, used
 /// only to choose between "unsupported" and "invalid format".
 fn looks_like_digest(alg: &str, hex: &str) -> bool {
-    let alg_ok = alg
-        .split(['.', '+', '_', '-'])
-        .all(|part| !part.is_empty() && part.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+    let alg_ok = alg.split(['.', '+', '_', '-']).all(|part| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
     let hex_ok = hex
         .bytes()
         .all(|c| c.is_ascii_alphanumeric() || c == b'=' || c == b'_' || c == b'-');
@@ -195,8 +202,14 @@ mod tests {
         for (s, want) in cases {
             assert_eq!(Digest::parse(s), Err(want), "{s:?}");
         }
-        assert_eq!(Digest::parse(&format!("sha256:{HEX}\n")), Err(InvalidLength));
-        assert_eq!(Digest::parse(&format!("sha256:{}", HEX.to_uppercase())), Err(InvalidFormat));
+        assert_eq!(
+            Digest::parse(&format!("sha256:{HEX}\n")),
+            Err(InvalidLength)
+        );
+        assert_eq!(
+            Digest::parse(&format!("sha256:{}", HEX.to_uppercase())),
+            Err(InvalidFormat)
+        );
         assert_eq!(Digest::parse_bytes(&[0xff, 0xfe]), Err(InvalidFormat));
     }
 
@@ -206,6 +219,9 @@ mod tests {
         let d = Digest::parse(&format!("sha384:{h384}")).unwrap();
         assert_eq!(d.algorithm(), Algorithm::Sha384);
         assert_eq!(d.hex(), h384);
-        assert_eq!(Digest::parse(&format!("sha512:{}", "0".repeat(64))), Err(DigestError::InvalidLength));
+        assert_eq!(
+            Digest::parse(&format!("sha512:{}", "0".repeat(64))),
+            Err(DigestError::InvalidLength)
+        );
     }
 }

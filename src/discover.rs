@@ -22,7 +22,10 @@ pub struct Repository {
 pub fn discover(layout: &Layout) -> Result<Vec<Repository>, GcError> {
     let root = layout.repositories();
     match list_sorted(&root) {
-        Ok(None) => Err(GcError::Mark(Fault::new("Path not found: /docker/registry/v2/repositories", &root))),
+        Ok(None) => Err(GcError::Mark(Fault::new(
+            "Path not found: /docker/registry/v2/repositories",
+            &root,
+        ))),
         Ok(Some(_)) => walk(&root, "").map_err(GcError::Mark),
         Err(f) => Err(GcError::Mark(f)),
     }
@@ -42,8 +45,12 @@ fn walk(dir: &Path, rel: &str) -> Result<Vec<Repository>, Fault> {
                 if entry.kind == Kind::Symlink {
                     return Err(symlink_fault(&path));
                 }
-                validate_name(rel).map_err(|e| Fault::new(format!("failed to parse repo name {rel}: {e}"), dir))?;
-                return Ok(vec![Repository { name: rel.to_string() }]);
+                validate_name(rel).map_err(|e| {
+                    Fault::new(format!("failed to parse repo name {rel}: {e}"), dir)
+                })?;
+                return Ok(vec![Repository {
+                    name: rel.to_string(),
+                }]);
             }
             if entry.name.as_encoded_bytes().starts_with(b"_") {
                 return Ok(Vec::new());
@@ -51,7 +58,11 @@ fn walk(dir: &Path, rel: &str) -> Result<Vec<Repository>, Fault> {
             match entry.kind {
                 Kind::Dir => {
                     let name = entry.name.to_string_lossy();
-                    let child = if rel.is_empty() { name.to_string() } else { format!("{rel}/{name}") };
+                    let child = if rel.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{rel}/{name}")
+                    };
                     walk(&path, &child)
                 }
                 Kind::Symlink => Err(symlink_fault(&path)),
@@ -68,7 +79,11 @@ mod tests {
     use std::fs;
 
     fn names(layout: &Layout) -> Vec<String> {
-        discover(layout).unwrap().into_iter().map(|r| r.name).collect()
+        discover(layout)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
     }
 
     #[test]
@@ -91,7 +106,10 @@ mod tests {
         }
         fs::write(repos.join("_aaa"), "").unwrap();
         fs::create_dir_all(repos.join("_x/_layers")).unwrap();
-        assert_eq!(names(&layout), ["a/0", "a", "a/b", "a/b/c", "a-b", "a.b", "a_b", "ab", "z/y/x"]);
+        assert_eq!(
+            names(&layout),
+            ["a/0", "a", "a/b", "a/b/c", "a-b", "a.b", "a_b", "ab", "z/y/x"]
+        );
     }
 
     #[test]
@@ -99,10 +117,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         let e = discover(&layout).unwrap_err().to_string();
-        assert!(e.starts_with("failed to mark: Path not found: /docker/registry/v2/repositories (in "), "{e}");
+        assert!(
+            e.starts_with("failed to mark: Path not found: /docker/registry/v2/repositories (in "),
+            "{e}"
+        );
         fs::create_dir_all(layout.repositories().join("Bad_Name/_layers")).unwrap();
         let e = discover(&layout).unwrap_err().to_string();
-        assert!(e.starts_with("failed to mark: failed to parse repo name Bad_Name: invalid reference format (in "), "{e}");
+        assert!(
+            e.starts_with(
+                "failed to mark: failed to parse repo name Bad_Name: invalid reference format (in "
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -110,7 +136,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         fs::create_dir_all(layout.repositories().join("a/_layers")).unwrap();
-        std::os::unix::fs::symlink(layout.repositories().join("a"), layout.repositories().join("b")).unwrap();
+        std::os::unix::fs::symlink(
+            layout.repositories().join("a"),
+            layout.repositories().join("b"),
+        )
+        .unwrap();
         let e = discover(&layout).unwrap_err().to_string();
         assert!(e.contains("symbolic link inside the store"), "{e}");
     }

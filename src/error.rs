@@ -16,7 +16,10 @@ pub struct Fault {
 impl Fault {
     /// A fault with a message about `path`.
     pub fn new(message: impl Into<String>, path: &Path) -> Fault {
-        Fault { message: message.into(), path: path.to_path_buf() }
+        Fault {
+            message: message.into(),
+            path: path.to_path_buf(),
+        }
     }
 
     /// A fault from an I/O error on `path`, worded as Go words it.

@@ -39,7 +39,9 @@ pub fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
     let mut entries = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| Fault::io("list", dir, &e))?;
-        let ft = entry.file_type().map_err(|e| Fault::io("stat", &entry.path(), &e))?;
+        let ft = entry
+            .file_type()
+            .map_err(|e| Fault::io("stat", &entry.path(), &e))?;
         let kind = if ft.is_dir() {
             Kind::Dir
         } else if ft.is_file() {
@@ -49,7 +51,10 @@ pub fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
         } else {
             Kind::Other
         };
-        entries.push(Entry { name: entry.file_name(), kind });
+        entries.push(Entry {
+            name: entry.file_name(),
+            kind,
+        });
     }
     entries.sort_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
     Ok(Some(entries))
@@ -66,5 +71,8 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
 
 /// The fault for a symlink met inside the store, which is never followed.
 pub fn symlink_fault(path: &Path) -> Fault {
-    Fault::new("symbolic link inside the store: registry-gc does not follow it", path)
+    Fault::new(
+        "symbolic link inside the store: registry-gc does not follow it",
+        path,
+    )
 }

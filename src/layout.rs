@@ -17,7 +17,8 @@ impl Layout {
     /// Layout for a `rootdirectory`. A symlinked root is resolved once here,
     /// so every path built below it is free of symlinks we did not check.
     pub fn new(rootdirectory: &Path) -> Layout {
-        let root = std::fs::canonicalize(rootdirectory).unwrap_or_else(|_| rootdirectory.to_path_buf());
+        let root =
+            std::fs::canonicalize(rootdirectory).unwrap_or_else(|_| rootdirectory.to_path_buf());
         let v2 = root.join("docker/registry/v2");
         Layout { root, v2 }
     }
@@ -69,7 +70,9 @@ impl Layout {
 
     /// `repositories/<name>/_manifests/revisions/<alg>/<hex>/`.
     pub fn revision_dir(&self, repo: &str, d: &Digest) -> PathBuf {
-        self.revisions(repo).join(d.algorithm().name()).join(d.hex())
+        self.revisions(repo)
+            .join(d.algorithm().name())
+            .join(d.hex())
     }
 
     /// `repositories/<name>/_manifests/tags/`.
@@ -89,7 +92,9 @@ impl Layout {
 
     /// `repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/`.
     pub fn tag_index_entry(&self, repo: &str, tag: &str, d: &Digest) -> PathBuf {
-        self.tag_index(repo, tag).join(d.algorithm().name()).join(d.hex())
+        self.tag_index(repo, tag)
+            .join(d.algorithm().name())
+            .join(d.hex())
     }
 
     /// `repositories/<name>/_layers/`.
@@ -99,7 +104,10 @@ impl Layout {
 
     /// `repositories/<name>/_layers/<alg>/<hex>/link`.
     pub fn layer_link(&self, repo: &str, d: &Digest) -> PathBuf {
-        self.layers(repo).join(d.algorithm().name()).join(d.hex()).join("link")
+        self.layers(repo)
+            .join(d.algorithm().name())
+            .join(d.hex())
+            .join("link")
     }
 
     /// `repositories/<name>/_uploads/`.
@@ -124,7 +132,10 @@ mod tests {
     #[test]
     fn paths_follow_the_filesystem_driver() {
         let l = Layout::new(Path::new("/nonexistent/store"));
-        let d = Digest::parse("sha256:fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7").unwrap();
+        let d = Digest::parse(
+            "sha256:fffe409406091f73cd9e93e113c16d73c417be88012a22cdd5ae2e6d5513a2d7",
+        )
+        .unwrap();
         let hex = d.hex();
         assert_eq!(
             l.display(&l.blob_dir(&d)),
@@ -142,6 +153,9 @@ mod tests {
             l.display(&l.layer_link("a", &d)),
             format!("/docker/registry/v2/repositories/a/_layers/sha256/{hex}/link")
         );
-        assert_eq!(l.display(&l.tag_current_link("a", "v1")), "/docker/registry/v2/repositories/a/_manifests/tags/v1/current/link");
+        assert_eq!(
+            l.display(&l.tag_current_link("a", "v1")),
+            "/docker/registry/v2/repositories/a/_manifests/tags/v1/current/link"
+        );
     }
 }

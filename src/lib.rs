@@ -1,18 +1,18 @@
 //! registry-gc: a parallel, fail-closed garbage collector for stores of the
 //! distribution registry's filesystem driver.
 
+pub mod blobs;
 pub mod config;
+pub mod delete;
 pub mod digest;
+pub mod discover;
 pub mod error;
+pub mod fsutil;
 pub mod layout;
 pub mod logging;
-pub mod discover;
-pub mod fsutil;
-pub mod reference;
 pub mod manifest;
-pub mod blobs;
 pub mod mark;
-pub mod delete;
 pub mod plan;
+pub mod reference;
 pub mod report;
 pub mod sweep;

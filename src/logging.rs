@@ -37,7 +37,13 @@ impl LogrusLayer {
     }
 
     /// Formats one line (without the newline).
-    fn line(&self, level: Level, msg: &str, extra: &BTreeMap<String, String>, now: SystemTime) -> String {
+    fn line(
+        &self,
+        level: Level,
+        msg: &str,
+        extra: &BTreeMap<String, String>,
+        now: SystemTime,
+    ) -> String {
         let mut fields = self.fields.clone();
         fields.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
         let level_name = level_name(level);
@@ -58,7 +64,11 @@ impl LogrusLayer {
                 out
             }
             LogFormat::Text => {
-                let mut out = format!("time={:?} level={level_name} msg={}", rfc3339_nanos(now), logfmt_value(msg));
+                let mut out = format!(
+                    "time={:?} level={level_name} msg={}",
+                    rfc3339_nanos(now),
+                    logfmt_value(msg)
+                );
                 for (k, v) in &fields {
                     let _ = write!(out, " {k}={}", logfmt_value(v));
                 }
@@ -86,7 +96,12 @@ impl<S: Subscriber> Layer<S> for LogrusLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let mut visitor = Fields::default();
         event.record(&mut visitor);
-        let line = self.line(*event.metadata().level(), &visitor.message, &visitor.fields, SystemTime::now());
+        let line = self.line(
+            *event.metadata().level(),
+            &visitor.message,
+            &visitor.fields,
+            SystemTime::now(),
+        );
         let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 }
@@ -102,7 +117,8 @@ impl Visit for Fields {
         if field.name() == "message" {
             self.message = value.to_string();
         } else {
-            self.fields.insert(field.name().to_string(), value.to_string());
+            self.fields
+                .insert(field.name().to_string(), value.to_string());
         }
     }
 
@@ -121,13 +137,20 @@ pub fn init(config: &LogConfig) {
         LogLevel::Info => Level::INFO,
         LogLevel::Debug => Level::DEBUG,
     });
-    let _ = tracing_subscriber::registry().with(LogrusLayer::new(config).with_filter(filter)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(LogrusLayer::new(config).with_filter(filter))
+        .try_init();
 }
 
 /// One line in logrus's default format, for messages written before the
 /// configuration is known (upstream's environment warnings).
 pub fn default_line(level: Level, msg: &str) -> String {
-    format!("time={:?} level={} msg={}", rfc3339_nanos(SystemTime::now()), level_name(level), logfmt_value(msg))
+    format!(
+        "time={:?} level={} msg={}",
+        rfc3339_nanos(SystemTime::now()),
+        level_name(level),
+        logfmt_value(msg)
+    )
 }
 
 fn level_name(level: Level) -> &'static str {
@@ -142,7 +165,9 @@ fn level_name(level: Level) -> &'static str {
 
 /// logrus quotes a value unless it is only `[A-Za-z0-9-._/@^+]`.
 fn logfmt_value(v: &str) -> String {
-    let plain = !v.is_empty() && v.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._/@^+".contains(&c));
+    let plain = !v.is_empty()
+        && v.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-._/@^+".contains(&c));
     if plain {
         v.to_string()
     } else {
@@ -153,7 +178,10 @@ fn logfmt_value(v: &str) -> String {
 /// Go's `time.RFC3339Nano` in UTC: trailing zeros of the fraction dropped.
 fn rfc3339_nanos(t: SystemTime) -> String {
     let full = humantime::format_rfc3339_nanos(t).to_string();
-    let (head, frac) = full.trim_end_matches('Z').split_once('.').unwrap_or((&full, ""));
+    let (head, frac) = full
+        .trim_end_matches('Z')
+        .split_once('.')
+        .unwrap_or((&full, ""));
     let frac = frac.trim_end_matches('0');
     if frac.is_empty() {
         format!("{head}Z")
@@ -170,7 +198,11 @@ mod tests {
     fn layer(format: LogFormat) -> LogrusLayer {
         let mut fields = BTreeMap::new();
         fields.insert("service".to_string(), "registry".to_string());
-        let mut l = LogrusLayer::new(&LogConfig { level: LogLevel::Info, format, fields });
+        let mut l = LogrusLayer::new(&LogConfig {
+            level: LogLevel::Info,
+            format,
+            fields,
+        });
         l.terminal = false;
         l.fields.insert("instance.id".into(), "id-1".into());
         l
@@ -180,7 +212,12 @@ mod tests {
 
     #[test]
     fn text_lines_match_logrus() {
-        let line = layer(LogFormat::Text).line(Level::INFO, "Deleting blob: /docker/registry/v2/blobs/x", &BTreeMap::new(), SystemTime::UNIX_EPOCH + T);
+        let line = layer(LogFormat::Text).line(
+            Level::INFO,
+            "Deleting blob: /docker/registry/v2/blobs/x",
+            &BTreeMap::new(),
+            SystemTime::UNIX_EPOCH + T,
+        );
         assert_eq!(
             line,
             format!("time=\"2026-11-23T10:04:05.29667137Z\" level=info msg=\"Deleting blob: /docker/registry/v2/blobs/x\" go.version={GO_VERSION_FIELD} instance.id=id-1 service=registry")
@@ -189,7 +226,12 @@ mod tests {
 
     #[test]
     fn json_lines_have_sorted_keys() {
-        let line = layer(LogFormat::Json).line(Level::WARN, "a <b>", &BTreeMap::new(), SystemTime::UNIX_EPOCH + Duration::from_secs(1));
+        let line = layer(LogFormat::Json).line(
+            Level::WARN,
+            "a <b>",
+            &BTreeMap::new(),
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1),
+        );
         assert_eq!(
             line,
             format!("{{\"go.version\":\"{GO_VERSION_FIELD}\",\"instance.id\":\"id-1\",\"level\":\"warning\",\"msg\":\"a <b>\",\"service\":\"registry\",\"time\":\"1970-01-01T00:00:01Z\"}}")

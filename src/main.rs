@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "registry-gc", version, about = "Garbage collector for distribution registry filesystem stores")]
+#[command(
+    name = "registry-gc",
+    version,
+    about = "Garbage collector for distribution registry filesystem stores"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -70,7 +74,9 @@ fn garbage_collect(args: &GcArgs) -> ExitCode {
     logging::init(&config.log);
 
     let layout = Layout::new(&config.root);
-    let options = plan::Options { delete_untagged: args.delete_untagged };
+    let options = plan::Options {
+        delete_untagged: args.delete_untagged,
+    };
     let plan = match plan::plan(&layout, options) {
         Ok(p) => p,
         Err(e) => return fail(&e),
@@ -92,7 +98,11 @@ fn garbage_collect(args: &GcArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     if applied.blobs > 0 {
-        let cache = config.blob_descriptor_cache.as_deref().map(|c| format!(" (this configuration sets it to {c})")).unwrap_or_default();
+        let cache = config
+            .blob_descriptor_cache
+            .as_deref()
+            .map(|c| format!(" (this configuration sets it to {c})"))
+            .unwrap_or_default();
         tracing::warn!(
             "deleted {} blobs: restart any registry serving this store with storage.cache.blobdescriptor{cache}, or it will keep answering for deleted blobs",
             applied.blobs

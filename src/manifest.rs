@@ -69,19 +69,32 @@ struct FsLayer {
 pub fn parse(content: &[u8]) -> Result<Manifest, String> {
     // serde would take a JSON array for a struct; Go (and we) want an object.
     let first = content.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|&b| b != b'{') && serde_json::from_slice::<serde::de::IgnoredAny>(content).is_ok() {
+    if first.is_some_and(|&b| b != b'{')
+        && serde_json::from_slice::<serde::de::IgnoredAny>(content).is_ok()
+    {
         return Err("manifest is not a JSON object".into());
     }
     let raw: Raw = serde_json::from_slice(content).map_err(|e| e.to_string())?;
     let media_type = raw.media_type.as_deref().unwrap_or("");
     let (kind, refs): (Kind, Vec<&str>) = match raw.schema_version {
-        1 => (Kind::Schema1, raw.fs_layers.iter().flatten().map(|l| l.blob_sum.as_str()).collect()),
+        1 => (
+            Kind::Schema1,
+            raw.fs_layers
+                .iter()
+                .flatten()
+                .map(|l| l.blob_sum.as_str())
+                .collect(),
+        ),
         2 => match media_type {
             DOCKER_MANIFEST | OCI_MANIFEST => (Kind::Image, image_refs(&raw)),
             DOCKER_LIST | OCI_INDEX => (Kind::Index, index_refs(&raw)),
             "" if raw.manifests.is_some() => (Kind::Index, index_refs(&raw)),
             "" => (Kind::Image, image_refs(&raw)),
-            other => return Err(format!("errors verifying manifest: unrecognized manifest content type {other}")),
+            other => {
+                return Err(format!(
+                    "errors verifying manifest: unrecognized manifest content type {other}"
+                ))
+            }
         },
         n => return Err(format!("unrecognized manifest schema version {n}")),
     };
@@ -93,11 +106,19 @@ pub fn parse(content: &[u8]) -> Result<Manifest, String> {
 }
 
 fn image_refs(raw: &Raw) -> Vec<&str> {
-    raw.config.iter().chain(raw.layers.iter().flatten()).map(|d| d.digest.as_str()).collect()
+    raw.config
+        .iter()
+        .chain(raw.layers.iter().flatten())
+        .map(|d| d.digest.as_str())
+        .collect()
 }
 
 fn index_refs(raw: &Raw) -> Vec<&str> {
-    raw.manifests.iter().flatten().map(|d| d.digest.as_str()).collect()
+    raw.manifests
+        .iter()
+        .flatten()
+        .map(|d| d.digest.as_str())
+        .collect()
 }
 
 #[cfg(test)]
@@ -110,7 +131,11 @@ mod tests {
 
     #[test]
     fn image_manifests_list_config_then_layers() {
-        for mt in [format!("\"mediaType\":\"{DOCKER_MANIFEST}\","), format!("\"mediaType\":\"{OCI_MANIFEST}\","), String::new()] {
+        for mt in [
+            format!("\"mediaType\":\"{DOCKER_MANIFEST}\","),
+            format!("\"mediaType\":\"{OCI_MANIFEST}\","),
+            String::new(),
+        ] {
             let json = format!(
                 r#"{{"schemaVersion":2,{mt}"config":{{"digest":"{}"}},"layers":[{{"digest":"{}"}},{{"digest":"{}","urls":["http://x"]}}]}}"#,
                 d('a'),
@@ -126,11 +151,23 @@ mod tests {
 
     #[test]
     fn indexes_and_schema1() {
-        let json = format!(r#"{{"schemaVersion":2,"manifests":[{{"digest":"{}"}}]}}"#, d('a'));
+        let json = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"{}"}}]}}"#,
+            d('a')
+        );
         assert_eq!(parse(json.as_bytes()).unwrap().kind, Kind::Index);
         let json = format!(r#"{{"schemaVersion":2,"mediaType":"{DOCKER_LIST}","manifests":[]}}"#);
-        assert_eq!(parse(json.as_bytes()).unwrap(), Manifest { kind: Kind::Index, references: vec![] });
-        let json = format!(r#"{{"schemaVersion":1,"fsLayers":[{{"blobSum":"{0}"}},{{"blobSum":"{0}"}}],"signatures":[]}}"#, d('e'));
+        assert_eq!(
+            parse(json.as_bytes()).unwrap(),
+            Manifest {
+                kind: Kind::Index,
+                references: vec![]
+            }
+        );
+        let json = format!(
+            r#"{{"schemaVersion":1,"fsLayers":[{{"blobSum":"{0}"}},{{"blobSum":"{0}"}}],"signatures":[]}}"#,
+            d('e')
+        );
         let m = parse(json.as_bytes()).unwrap();
         assert_eq!((m.kind, m.references.len()), (Kind::Schema1, 2));
     }
@@ -151,9 +188,17 @@ mod tests {
             (b"{\"schemaVersion\":2,\"manifests\":\"oops\"}", "invalid type: string \"oops\", expected a sequence at line 1 column 37"),
         ];
         for (input, want) in cases {
-            assert_eq!(parse(input).unwrap_err(), want, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                parse(input).unwrap_err(),
+                want,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
         let e = parse(br#"{"schemaVersion":2,"layers":[{"digest":"sha256:xyz"}]}"#).unwrap_err();
-        assert_eq!(e, "reference \"sha256:xyz\": invalid checksum digest length");
+        assert_eq!(
+            e,
+            "reference \"sha256:xyz\": invalid checksum digest length"
+        );
     }
 }

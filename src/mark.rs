@@ -38,11 +38,19 @@ pub struct RepoMark {
 
 /// Looks a blob up in the sorted enumeration.
 pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
-    blobs.binary_search_by(|b| b.digest.cmp(d)).ok().map(|i| &blobs[i])
+    blobs
+        .binary_search_by(|b| b.digest.cmp(d))
+        .ok()
+        .map(|i| &blobs[i])
 }
 
 /// Marks every repository (in parallel), keeping walk order in the result.
-pub fn mark_all(layout: &Layout, repos: &[String], blobs: &[Blob], delete_untagged: bool) -> Result<Vec<RepoMark>, GcError> {
+pub fn mark_all(
+    layout: &Layout,
+    repos: &[String],
+    blobs: &[Blob],
+    delete_untagged: bool,
+) -> Result<Vec<RepoMark>, GcError> {
     repos
         .par_iter()
         .map(|name| mark_repository(layout, name, blobs, delete_untagged).map_err(GcError::Mark))
@@ -51,19 +59,35 @@ pub fn mark_all(layout: &Layout, repos: &[String], blobs: &[Blob], delete_untagg
 
 /// Marks one repository. Without `-m` every revision whose blob exists is
 /// a root; with it only those a tag's `current/link` names.
-pub fn mark_repository(layout: &Layout, name: &str, blobs: &[Blob], delete_untagged: bool) -> Result<RepoMark, Fault> {
+pub fn mark_repository(
+    layout: &Layout,
+    name: &str,
+    blobs: &[Blob],
+    delete_untagged: bool,
+) -> Result<RepoMark, Fault> {
     let revisions = read_revisions(layout, name, blobs)?;
     let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
-    let tags = if delete_untagged { read_tags(layout, name)? } else { Tags::default() };
+    let tags = if delete_untagged {
+        read_tags(layout, name)?
+    } else {
+        Tags::default()
+    };
     let roots: Vec<Digest> = if delete_untagged {
-        revisions.iter().filter(|d| tags.current.contains(*d)).cloned().collect()
+        revisions
+            .iter()
+            .filter(|d| tags.current.contains(*d))
+            .cloned()
+            .collect()
     } else {
         revisions.clone()
     };
     let manifests = load_reachable(layout, &roots, &revision_set, blobs)?;
     let (roots, seen) = walk_roots(&roots, &revision_set, &manifests);
     let mut untagged: Vec<Digest> = if delete_untagged {
-        revisions.into_iter().filter(|d| !seen.contains(d)).collect()
+        revisions
+            .into_iter()
+            .filter(|d| !seen.contains(d))
+            .collect()
     } else {
         Vec::new()
     };
@@ -85,7 +109,9 @@ fn read_revisions(layout: &Layout, repo: &str, blobs: &[Blob]) -> Result<Vec<Dig
         .par_iter()
         .map(|dir| {
             let link = dir.join("link");
-            let Some(bytes) = read_optional(&link)? else { return Ok(None) };
+            let Some(bytes) = read_optional(&link)? else {
+                return Ok(None);
+            };
             let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
             if layout.revision_dir(repo, &d) != *dir && !canonical_link_names(layout, repo, &d)? {
                 return Ok(None);
@@ -94,7 +120,11 @@ fn read_revisions(layout: &Layout, repo: &str, blobs: &[Blob]) -> Result<Vec<Dig
         })
         .collect::<Result<_, Fault>>()?;
     let mut seen = HashSet::new();
-    Ok(found.into_iter().flatten().filter(|d| seen.insert(d.clone())).collect())
+    Ok(found
+        .into_iter()
+        .flatten()
+        .filter(|d| seen.insert(d.clone()))
+        .collect())
 }
 
 /// `revisions/<alg>/<hex>/` directories, sorted.
@@ -151,7 +181,8 @@ fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
             let link = layout.tag_current_link(repo, tag);
             let current = match read_optional(&link)? {
                 Some(b) => Some(
-                    Digest::parse_bytes(&b).map_err(|e| Fault::new(format!("failed to retrieve tags: {e}"), &link))?,
+                    Digest::parse_bytes(&b)
+                        .map_err(|e| Fault::new(format!("failed to retrieve tags: {e}"), &link))?,
                 ),
                 None => None,
             };
@@ -173,7 +204,9 @@ fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
 fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
     let mut out = Vec::new();
     for alg in list_sorted(dir)?.unwrap_or_default() {
-        let Some(algorithm) = alg.name_str().and_then(Algorithm::from_name) else { continue };
+        let Some(algorithm) = alg.name_str().and_then(Algorithm::from_name) else {
+            continue;
+        };
         let alg_path = dir.join(&alg.name);
         match alg.kind {
             Kind::Dir => {}
@@ -184,7 +217,10 @@ fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
             if hex.kind == Kind::Symlink {
                 return Err(symlink_fault(&alg_path.join(&hex.name)));
             }
-            if let (Kind::Dir, Some(Ok(d))) = (hex.kind, hex.name_str().map(|h| Digest::from_hex(algorithm, h))) {
+            if let (Kind::Dir, Some(Ok(d))) = (
+                hex.kind,
+                hex.name_str().map(|h| Digest::from_hex(algorithm, h)),
+            ) {
                 out.push(d);
             }
         }
@@ -223,9 +259,16 @@ fn load_reachable(
 
 fn load_manifest(layout: &Layout, d: &Digest, blobs: &[Blob]) -> Result<Manifest, Fault> {
     let path = layout.blob_data(d);
-    let fail = |e: String| Fault::new(format!("failed to retrieve manifest for digest {d}: {e}"), &path);
+    let fail = |e: String| {
+        Fault::new(
+            format!("failed to retrieve manifest for digest {d}: {e}"),
+            &path,
+        )
+    };
     if find_blob(blobs, d).is_some_and(|b| b.size > MAX_MANIFEST_BYTES) {
-        return Err(fail(format!("larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit")));
+        return Err(fail(format!(
+            "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
+        )));
     }
     let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
     manifest::parse(&bytes).map_err(fail)
@@ -234,7 +277,11 @@ fn load_manifest(layout: &Layout, d: &Digest, blobs: &[Blob]) -> Result<Manifest
 /// Depth-first from each root in order; a reference that is a revision of
 /// this repository is followed. Returns the roots with what each reached
 /// first, and everything reached.
-fn walk_roots(roots: &[Digest], revisions: &HashSet<Digest>, manifests: &HashMap<Digest, Manifest>) -> (Vec<Root>, HashSet<Digest>) {
+fn walk_roots(
+    roots: &[Digest],
+    revisions: &HashSet<Digest>,
+    manifests: &HashMap<Digest, Manifest>,
+) -> (Vec<Root>, HashSet<Digest>) {
     let mut seen: HashSet<Digest> = HashSet::new();
     let mut out = Vec::with_capacity(roots.len());
     for root in roots {
@@ -255,7 +302,10 @@ fn walk_roots(roots: &[Digest], revisions: &HashSet<Digest>, manifests: &HashMap
                 }
             }
         }
-        out.push(Root { digest: root.clone(), reached });
+        out.push(Root {
+            digest: root.clone(),
+            reached,
+        });
     }
     (out, seen)
 }

@@ -82,7 +82,11 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
             marked.extend(root.reached.iter().cloned());
         }
     }
-    let doomed: Vec<Blob> = present.iter().filter(|b| !marked.contains(&b.digest)).cloned().collect();
+    let doomed: Vec<Blob> = present
+        .iter()
+        .filter(|b| !marked.contains(&b.digest))
+        .cloned()
+        .collect();
     let gone = |d: &Digest| !marked.contains(d) || find_blob(&present, d).is_none();
 
     let repo_plans: Vec<RepoPlan> = marks
@@ -98,12 +102,26 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
             let manifests = m
                 .untagged
                 .iter()
-                .map(|d| ManifestDeletion { digest: d.clone(), tag_index: m.tag_index.get(d).cloned().unwrap_or_default() })
+                .map(|d| ManifestDeletion {
+                    digest: d.clone(),
+                    tag_index: m.tag_index.get(d).cloned().unwrap_or_default(),
+                })
                 .collect();
-            RepoPlan { name: m.name, roots: m.roots, tags: m.tags, manifests, layer_links }
+            RepoPlan {
+                name: m.name,
+                roots: m.roots,
+                tags: m.tags,
+                manifests,
+                layer_links,
+            }
         })
         .collect();
-    Ok(Plan { options, repos: repo_plans, marked: marked.len(), blobs: doomed })
+    Ok(Plan {
+        options,
+        repos: repo_plans,
+        marked: marked.len(),
+        blobs: doomed,
+    })
 }
 
 /// A dangling `_layers` link is deleted only if it names its own
@@ -114,7 +132,10 @@ fn layer_link_names(layout: &Layout, repo: &str, d: &Digest) -> bool {
         Ok(None) => false,
         Ok(Some(b)) if Digest::parse_bytes(&b).as_ref() == Ok(d) => true,
         Ok(Some(_)) => {
-            tracing::warn!("leaving layer link that does not name its own digest: {}", link.display());
+            tracing::warn!(
+                "leaving layer link that does not name its own digest: {}",
+                link.display()
+            );
             false
         }
         Err(f) => {

@@ -30,12 +30,29 @@ mod tests {
 
     #[test]
     fn grammar() {
-        for ok in ["a", "library/base", "team/app/api", "a-b", "a.b", "a_b", "a__b", "a---b", "Foo/bar", "localhost:5000/x", "0"] {
+        for ok in [
+            "a",
+            "library/base",
+            "team/app/api",
+            "a-b",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a---b",
+            "Foo/bar",
+            "localhost:5000/x",
+            "0",
+        ] {
             assert_eq!(validate_name(ok), Ok(()), "{ok}");
         }
-        for bad in ["Bad_Name", "", "a/", "/a", "a//b", "a_", "-a", "A", "a/B", "a..b"] {
+        for bad in [
+            "Bad_Name", "", "a/", "/a", "a//b", "a_", "-a", "A", "a/B", "a..b",
+        ] {
             assert_eq!(validate_name(bad), Err("invalid reference format"), "{bad}");
         }
-        assert_eq!(validate_name(&"a".repeat(256)), Err("repository name must not be more than 255 characters"));
+        assert_eq!(
+            validate_name(&"a".repeat(256)),
+            Err("repository name must not be more than 255 characters")
+        );
     }
 }

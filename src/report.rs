@@ -25,7 +25,13 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     }
     for repo in &plan.repos {
         for m in &repo.manifests {
-            writeln!(out, "manifest eligible for deletion: {{{} {} [{}]}}", repo.name, m.digest, repo.tags.join(" "))?;
+            writeln!(
+                out,
+                "manifest eligible for deletion: {{{} {} [{}]}}",
+                repo.name,
+                m.digest,
+                repo.tags.join(" ")
+            )?;
         }
     }
     writeln!(out)?;

@@ -30,23 +30,45 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
     let blobs = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
     let links = AtomicU64::new(0);
-    let failed = |what: String| move |fault: Fault| GcError::Delete { what: what.clone(), fault };
+    let failed = |what: String| {
+        move |fault: Fault| GcError::Delete {
+            what: what.clone(),
+            fault,
+        }
+    };
 
-    let manifest_jobs: Vec<_> = plan.repos.iter().flat_map(|r| r.manifests.iter().map(move |m| (r.name.as_str(), m))).collect();
+    let manifest_jobs: Vec<_> = plan
+        .repos
+        .iter()
+        .flat_map(|r| r.manifests.iter().map(move |m| (r.name.as_str(), m)))
+        .collect();
     in_batches(&manifest_jobs, |(repo, m)| {
         let fail = failed(format!("manifest {}", m.digest));
         let mut lines = Vec::new();
         for tag in &m.tag_index {
-            let target = Target::TagIndexEntry { repo, tag, digest: &m.digest };
+            let target = Target::TagIndexEntry {
+                repo,
+                tag,
+                digest: &m.digest,
+            };
             if remove(layout, target).map_err(&fail)? {
                 tag_refs.fetch_add(1, Ordering::Relaxed);
-                lines.push(format!("deleting manifest tag reference: {}", layout.display(&target.path(layout))));
+                lines.push(format!(
+                    "deleting manifest tag reference: {}",
+                    layout.display(&target.path(layout))
+                ));
             }
         }
-        let target = Target::Revision { repo, digest: &m.digest };
+        let target = Target::Revision {
+            repo,
+            digest: &m.digest,
+        };
         if remove(layout, target).map_err(&fail)? {
             manifests.fetch_add(1, Ordering::Relaxed);
-            lines.push(format!("deleting manifest: {}", layout.display(&target.path(layout))));
+            lines.push(format!(
+                "deleting manifest: {}",
+                layout.display(&target.path(layout))
+            ));
         }
         Ok(lines)
     })?;
@@ -58,16 +80,31 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
         }
         blobs.fetch_add(1, Ordering::Relaxed);
         bytes.fetch_add(b.size, Ordering::Relaxed);
-        Ok(vec![format!("Deleting blob: {}", layout.display(&target.path(layout)))])
+        Ok(vec![format!(
+            "Deleting blob: {}",
+            layout.display(&target.path(layout))
+        )])
     })?;
     let prefixes: BTreeMap<String, _> = plan
         .blobs
         .iter()
-        .map(|b| (format!("{}/{}", b.digest.algorithm().name(), &b.digest.hex()[..2]), &b.digest))
+        .map(|b| {
+            (
+                format!("{}/{}", b.digest.algorithm().name(), &b.digest.hex()[..2]),
+                &b.digest,
+            )
+        })
         .collect();
-    prefixes.par_iter().try_for_each(|(_, d)| remove(layout, Target::EmptyBlobPrefix(d)).map(drop)).map_err(failed("empty blob prefix directory".into()))?;
+    prefixes
+        .par_iter()
+        .try_for_each(|(_, d)| remove(layout, Target::EmptyBlobPrefix(d)).map(drop))
+        .map_err(failed("empty blob prefix directory".into()))?;
 
-    let link_jobs: Vec<_> = plan.repos.iter().flat_map(|r| r.layer_links.iter().map(move |d| (r.name.as_str(), d))).collect();
+    let link_jobs: Vec<_> = plan
+        .repos
+        .iter()
+        .flat_map(|r| r.layer_links.iter().map(move |d| (r.name.as_str(), d)))
+        .collect();
     in_batches(&link_jobs, |(repo, digest)| {
         let fail = failed(format!("layer link {digest} of repo {repo}"));
         let target = Target::LayerLink { repo, digest };
@@ -76,7 +113,10 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
         }
         links.fetch_add(1, Ordering::Relaxed);
         remove(layout, Target::EmptyLayerDir { repo, digest }).map_err(&fail)?;
-        Ok(vec![format!("Deleting layer link path: {}", layout.display(&target.path(layout)))])
+        Ok(vec![format!(
+            "Deleting layer link path: {}",
+            layout.display(&target.path(layout))
+        )])
     })?;
 
     Ok(Applied {
@@ -90,7 +130,10 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
 
 /// Runs `work` over `items` in parallel batches, logging each item's lines
 /// in item order; stops after the first batch with a failure.
-fn in_batches<T: Sync>(items: &[T], work: impl Fn(&T) -> Result<Vec<String>, GcError> + Sync) -> Result<(), GcError> {
+fn in_batches<T: Sync>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<Vec<String>, GcError> + Sync,
+) -> Result<(), GcError> {
     for chunk in items.chunks(BATCH) {
         let results: Vec<Result<Vec<String>, GcError>> = chunk.par_iter().map(&work).collect();
         let mut first_error = None;

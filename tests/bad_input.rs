@@ -15,7 +15,11 @@ fn hex(digest: &str) -> String {
 }
 
 fn revision_link(store: &Store, repo: &str, digest: &str) -> std::path::PathBuf {
-    store.repo(repo).join("_manifests/revisions/sha256").join(hex(digest)).join("link")
+    store
+        .repo(repo)
+        .join("_manifests/revisions/sha256")
+        .join(hex(digest))
+        .join("link")
 }
 
 fn base_manifest(store: &Store) -> String {
@@ -28,10 +32,14 @@ fn base_manifest(store: &Store) -> String {
 fn assert_aborts(store: &Store, message: &str) {
     let before = store.files();
     let out = run_ours(store, &["-m"]);
-    let stderr = String::from_utf8_lossy(&out.stderr).replace(&store.v2().display().to_string(), "<v2>");
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).replace(&store.v2().display().to_string(), "<v2>");
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     assert_eq!(stderr, format!("{message}\n"));
-    assert!(out.stdout.is_empty(), "no plan is printed when planning fails");
+    assert!(
+        out.stdout.is_empty(),
+        "no plan is printed when planning fails"
+    );
     assert_eq!(store.files(), before, "nothing may be deleted");
 }
 
@@ -73,11 +81,21 @@ fn unreadable_manifests_abort_naming_the_blob() {
 
 #[test]
 fn bad_revision_links_abort() {
-    for (content, err) in [(&b"hello world"[..], "invalid checksum digest format"), (b"", "invalid checksum digest format")] {
+    for (content, err) in [
+        (&b"hello world"[..], "invalid checksum digest format"),
+        (b"", "invalid checksum digest format"),
+    ] {
         let store = fixture_copy("demo");
         let d = base_manifest(&store);
         fs::write(revision_link(&store, BASE.0, &d), content).unwrap();
-        assert_aborts(&store, &format!("{}{err} (in <v2>/repositories/library/base/_manifests/revisions/sha256/{}/link)", mark_prefix(), hex(&d)));
+        assert_aborts(
+            &store,
+            &format!(
+                "{}{err} (in <v2>/repositories/library/base/_manifests/revisions/sha256/{}/link)",
+                mark_prefix(),
+                hex(&d)
+            ),
+        );
     }
     let store = fixture_copy("demo");
     let d = base_manifest(&store);
@@ -91,10 +109,18 @@ fn bad_revision_links_abort() {
 #[test]
 fn bad_tag_link_matters_only_with_delete_untagged() {
     let store = fixture_copy("demo");
-    write(&store.repo(BASE.0).join("_manifests/tags/latest/current/link"), b"garbage");
+    write(
+        &store
+            .repo(BASE.0)
+            .join("_manifests/tags/latest/current/link"),
+        b"garbage",
+    );
     let out = run_ours(&store, &["-d"]);
     assert!(out.status.success(), "tags are not read without -m");
-    assert_eq!(summary_counts(&String::from_utf8_lossy(&out.stdout)), (61, 3, 0));
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&out.stdout)),
+        (61, 3, 0)
+    );
     assert_aborts(
         &store,
         &format!("{}failed to retrieve tags: invalid checksum digest format (in <v2>/repositories/library/base/_manifests/tags/latest/current/link)", mark_prefix()),
@@ -109,7 +135,13 @@ fn bad_repository_name_and_missing_directories() {
 
     let store = fixture_copy("demo");
     fs::remove_dir_all(store.v2().join("repositories")).unwrap();
-    assert_aborts(&store, &format!("{}Path not found: /docker/registry/v2/repositories (in <v2>/repositories)", mark_prefix()));
+    assert_aborts(
+        &store,
+        &format!(
+            "{}Path not found: /docker/registry/v2/repositories (in <v2>/repositories)",
+            mark_prefix()
+        ),
+    );
 
     let store = fixture_copy("demo");
     fs::remove_dir_all(store.v2().join("blobs")).unwrap();
@@ -123,7 +155,7 @@ fn bad_blob_paths_abort_before_any_deletion() {
     let cases = [
         // Upstream deletes 12 revisions and 2 tag index dirs, then fails.
         ("sha256/zz/zzzz/data".to_string(), "blob directory outside a two-character prefix directory (in <v2>/blobs/sha256/zz/zzzz/data)".to_string()),
-        (format!("md5/d4/d41d8cd98f00b204e9800998ecf8427e/data"), "unsupported digest algorithm (in <v2>/blobs/md5/d4/d41d8cd98f00b204e9800998ecf8427e/data)".to_string()),
+        ("md5/d4/d41d8cd98f00b204e9800998ecf8427e/data".to_string(), "unsupported digest algorithm (in <v2>/blobs/md5/d4/d41d8cd98f00b204e9800998ecf8427e/data)".to_string()),
         // Upstream panics: slice bounds out of range.
         ("sha256/ab/x/data".to_string(), "invalid checksum digest length (in <v2>/blobs/sha256/ab/x)".to_string()),
         // Upstream sweeps some blobs, then fails on this one.
@@ -133,7 +165,10 @@ fn bad_blob_paths_abort_before_any_deletion() {
     for (rel, err) in cases {
         let store = fixture_copy("demo");
         write(&store.v2().join("blobs").join(&rel), b"x");
-        assert_aborts(&store, &format!("failed to garbage collect: error enumerating blobs: {err}"));
+        assert_aborts(
+            &store,
+            &format!("failed to garbage collect: error enumerating blobs: {err}"),
+        );
     }
 }
 
@@ -145,17 +180,28 @@ fn stray_blob_entries_are_ignored() {
     let out = run_ours(&store, &[]);
     assert!(out.status.success());
     assert!(store.v2().join("blobs/sha256/README").exists());
-    assert!(store.v2().join("blobs/sha256/ab").join("ab".repeat(32)).exists());
+    assert!(store
+        .v2()
+        .join("blobs/sha256/ab")
+        .join("ab".repeat(32))
+        .exists());
 }
 
 #[test]
 fn missing_manifest_blob_is_skipped_silently() {
     let store = fixture_copy("demo");
-    let link = store.repo(BASE.0).join("_manifests/revisions/sha256").join("1".repeat(64)).join("link");
+    let link = store
+        .repo(BASE.0)
+        .join("_manifests/revisions/sha256")
+        .join("1".repeat(64))
+        .join("link");
     write(&link, format!("sha256:{}", "1".repeat(64)).as_bytes());
     let out = run_ours(&store, &["-d"]);
     assert!(out.status.success());
-    assert_eq!(summary_counts(&String::from_utf8_lossy(&out.stdout)), (61, 3, 0));
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&out.stdout)),
+        (61, 3, 0)
+    );
 }
 
 #[test]
@@ -170,8 +216,14 @@ fn misplaced_revision_link_is_skipped() {
     let theirs = run_oracle(&store, &["-d"]);
     assert!(ours.status.success());
     let ours_out = String::from_utf8_lossy(&ours.stdout);
-    assert_eq!(summary_counts(&ours_out), summary_counts(&String::from_utf8_lossy(&theirs.stdout)));
-    assert_eq!(eligible_blobs(&ours_out), eligible_blobs(&String::from_utf8_lossy(&theirs.stdout)));
+    assert_eq!(
+        summary_counts(&ours_out),
+        summary_counts(&String::from_utf8_lossy(&theirs.stdout))
+    );
+    assert_eq!(
+        eligible_blobs(&ours_out),
+        eligible_blobs(&String::from_utf8_lossy(&theirs.stdout))
+    );
 }
 
 #[test]
@@ -181,9 +233,16 @@ fn stray_underscore_file_does_not_end_the_walk() {
     write(&store.v2().join("repositories/_aaa"), b"");
     let out = run_ours(&store, &["-d"]);
     assert!(out.status.success());
-    assert_eq!(summary_counts(&String::from_utf8_lossy(&out.stdout)), (61, 3, 0));
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&out.stdout)),
+        (61, 3, 0)
+    );
     let theirs = run_oracle(&store, &["-d"]);
-    assert_eq!(summary_counts(&String::from_utf8_lossy(&theirs.stdout)).0, 0, "upstream marks nothing");
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&theirs.stdout)).0,
+        0,
+        "upstream marks nothing"
+    );
 }
 
 #[test]
@@ -193,13 +252,25 @@ fn repository_without_layers_dir_is_still_found() {
     fs::remove_dir_all(store.repo("team/app").join("_layers")).unwrap();
     let out = run_ours(&store, &[]);
     assert!(out.status.success());
-    assert_eq!(summary_counts(&String::from_utf8_lossy(&out.stdout)), (61, 3, 0));
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&out.stdout)),
+        (61, 3, 0)
+    );
     // (The registry itself serves no blob of a repository without
     // `_layers` links, so check the files rather than pull.)
     let d = store.tag_digest("team/app", "latest").unwrap();
     let m = store.blob_json(&d);
-    let mut needed = vec![d.clone(), m["config"]["digest"].as_str().unwrap().to_string()];
-    needed.extend(m["layers"].as_array().unwrap().iter().map(|l| l["digest"].as_str().unwrap().to_string()));
+    let mut needed = vec![
+        d.clone(),
+        m["config"]["digest"].as_str().unwrap().to_string(),
+    ];
+    needed.extend(
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string()),
+    );
     for n in needed {
         assert!(store.blob_data(&n).exists(), "{n} was swept");
     }
@@ -213,7 +284,10 @@ fn repository_without_manifests_dir_is_tolerated() {
     let theirs = run_oracle(&store, &["-d"]);
     assert!(ours.status.success());
     let o = String::from_utf8_lossy(&ours.stdout);
-    assert_eq!(summary_counts(&o), summary_counts(&String::from_utf8_lossy(&theirs.stdout)));
+    assert_eq!(
+        summary_counts(&o),
+        summary_counts(&String::from_utf8_lossy(&theirs.stdout))
+    );
     assert!(summary_counts(&o).1 > 3, "its blobs become eligible");
 }
 
@@ -221,11 +295,19 @@ fn repository_without_manifests_dir_is_tolerated() {
 fn garbage_layer_link_is_not_read_while_its_blob_lives() {
     let store = fixture_copy("demo");
     let layers = store.repo(BASE.0).join("_layers/sha256");
-    let first = fs::read_dir(&layers).unwrap().next().unwrap().unwrap().path();
+    let first = fs::read_dir(&layers)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     fs::write(first.join("link"), b"garbage").unwrap();
     let out = run_ours(&store, &["-d"]);
     assert!(out.status.success());
-    assert_eq!(summary_counts(&String::from_utf8_lossy(&out.stdout)), (61, 3, 0));
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&out.stdout)),
+        (61, 3, 0)
+    );
 }
 
 #[test]
@@ -238,5 +320,8 @@ fn missing_tags_dir_under_delete_untagged_makes_manifests_untagged() {
     let out = run_ours(&store, &["-d", "-m"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("manifest eligible for deletion: {legacy/schema1 sha256:"), "{text}");
+    assert!(
+        text.contains("manifest eligible for deletion: {legacy/schema1 sha256:"),
+        "{text}"
+    );
 }

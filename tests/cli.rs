@@ -48,7 +48,12 @@ fn usage_errors_exit_2_and_run_nothing() {
     // Upstream prints the error and exits 0 without running: cron never notices.
     let store = fixture_copy("demo");
     let before = store.files();
-    for args in [&["--foo"][..], &["-x"], &["--dry-run=maybe"], &["extra-arg"]] {
+    for args in [
+        &["--foo"][..],
+        &["-x"],
+        &["--dry-run=maybe"],
+        &["extra-arg"],
+    ] {
         let o = run_ours(&store, args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", err(&o));
         assert!(err(&o).starts_with("error: "), "{}", err(&o));
@@ -56,9 +61,17 @@ fn usage_errors_exit_2_and_run_nothing() {
         assert!(out(&o).is_empty());
     }
     assert_eq!(store.files(), before);
-    let help = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc")).args(["garbage-collect", "--help"]).output().unwrap();
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .args(["garbage-collect", "--help"])
+        .output()
+        .unwrap();
     assert!(help.status.success());
-    for flag in ["-d, --dry-run", "-m, --delete-untagged", "-q, --quiet", "do everything except remove the blobs"] {
+    for flag in [
+        "-d, --dry-run",
+        "-m, --delete-untagged",
+        "-q, --quiet",
+        "do everything except remove the blobs",
+    ] {
         assert!(out(&help).contains(flag), "{flag} missing from help");
     }
 }
@@ -69,19 +82,37 @@ fn config_path_from_environment_and_errors() {
     let bin = env!("CARGO_BIN_EXE_registry-gc");
     let clean = || {
         let mut c = std::process::Command::new(bin);
-        c.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default());
         c
     };
     let o = clean().args(["garbage-collect", "-d"]).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).starts_with("configuration error: configuration path unspecified\n"), "{}", err(&o));
-    let o = clean().args(["garbage-collect", "-d"]).env("REGISTRY_CONFIGURATION_PATH", &store.config).output().unwrap();
+    assert!(
+        err(&o).starts_with("configuration error: configuration path unspecified\n"),
+        "{}",
+        err(&o)
+    );
+    let o = clean()
+        .args(["garbage-collect", "-d"])
+        .env("REGISTRY_CONFIGURATION_PATH", &store.config)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(summary_counts(&out(&o)), (61, 3, 0));
-    assert_eq!(err(&o), "", "REGISTRY_CONFIGURATION_PATH is not warned about");
-    let o = clean().args(["garbage-collect", "-d", "/nonexistent/config.yml"]).output().unwrap();
+    assert_eq!(
+        err(&o),
+        "",
+        "REGISTRY_CONFIGURATION_PATH is not warned about"
+    );
+    let o = clean()
+        .args(["garbage-collect", "-d", "/nonexistent/config.yml"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).starts_with("configuration error: open /nonexistent/config.yml: no such file or directory\n"));
+    assert!(err(&o).starts_with(
+        "configuration error: open /nonexistent/config.yml: no such file or directory\n"
+    ));
 
     // Overrides: rootdirectory from the environment; unknown names warned.
     let elsewhere = empty_store();
@@ -94,26 +125,53 @@ fn config_path_from_environment_and_errors() {
         .unwrap();
     assert!(o.status.success(), "{}", err(&o));
     assert_eq!(summary_counts(&out(&o)), (61, 3, 0));
-    assert!(err(&o).contains("level=warning msg=\"Ignoring unrecognized environment variable REGISTRY_PORT\""), "{}", err(&o));
+    assert!(
+        err(&o).contains(
+            "level=warning msg=\"Ignoring unrecognized environment variable REGISTRY_PORT\""
+        ),
+        "{}",
+        err(&o)
+    );
     // A second driver from the environment: upstream panics, we refuse.
-    let o = clean().args(["garbage-collect", "-d"]).arg(&store.config).env("REGISTRY_STORAGE_S3_BUCKET", "b").output().unwrap();
+    let o = clean()
+        .args(["garbage-collect", "-d"])
+        .arg(&store.config)
+        .env("REGISTRY_STORAGE_S3_BUCKET", "b")
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(err(&o).contains("must provide exactly one storage type. Provided: [filesystem s3]"), "{}", err(&o));
+    assert!(
+        err(&o).contains("must provide exactly one storage type. Provided: [filesystem s3]"),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
 fn config_file_errors() {
     let store = fixture_copy("demo");
     let cases = [
-        ("version: 0.1\nlog: {level: info}\n", "no storage configuration provided"),
-        ("{{{ this is: not: yaml ]]]", "yaml: did not find expected ',' or '}'"),
-        ("version: 0.2\nstorage: filesystem\n", "unsupported version: \"0.2\""),
+        (
+            "version: 0.1\nlog: {level: info}\n",
+            "no storage configuration provided",
+        ),
+        (
+            "{{{ this is: not: yaml ]]]",
+            "yaml: did not find expected ',' or '}'",
+        ),
+        (
+            "version: 0.2\nstorage: filesystem\n",
+            "unsupported version: \"0.2\"",
+        ),
     ];
     for (text, want) in cases {
         std::fs::write(&store.config, text).unwrap();
         let o = run_ours(&store, &["-d"]);
         assert_eq!(o.status.code(), Some(1));
-        let prefix = format!("configuration error: error parsing {}: {want}", store.config.display());
+        let prefix = format!(
+            "configuration error: error parsing {}: {want}",
+            store.config.display()
+        );
         assert!(err(&o).starts_with(&prefix), "{}", err(&o));
     }
     std::fs::write(&store.config, "version: 0.1\nstorage: {s3: {bucket: b}}\n").unwrap();
@@ -136,16 +194,24 @@ fn log_lines_match_upstream_messages() {
     // layer links, and upstream's extra lines are the index children.
     for m in &ours_msgs {
         assert!(
-            theirs_msgs.contains(m) || m.starts_with("Deleting layer link path: ") || m.starts_with("deleted "),
+            theirs_msgs.contains(m)
+                || m.starts_with("Deleting layer link path: ")
+                || m.starts_with("deleted "),
             "unexpected log line {m}"
         );
     }
     for line in err(&o).lines() {
         assert!(line.starts_with("time=\""), "{line}");
-        assert!(line.contains(" go.version=registry-gc/") && line.contains(" instance.id="), "{line}");
+        assert!(
+            line.contains(" go.version=registry-gc/") && line.contains(" instance.id="),
+            "{line}"
+        );
     }
     let last = err(&o).lines().last().unwrap().to_string();
-    assert!(last.contains("level=warning") && last.contains("storage.cache.blobdescriptor"), "{last}");
+    assert!(
+        last.contains("level=warning") && last.contains("storage.cache.blobdescriptor"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -155,15 +221,26 @@ fn json_formatter_quiet_and_level() {
     let o = run_ours(&store, &["-q"]);
     assert!(o.status.success(), "{}", err(&o));
     assert!(out(&o).is_empty(), "-q silences stdout");
-    let lines: Vec<serde_json::Value> = err(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = err(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(lines.len() >= 3);
-    assert!(lines.iter().all(|l| l["service"] == "registry" && l["level"].is_string() && l["time"].is_string()));
-    assert!(lines.iter().any(|l| l["msg"].as_str().unwrap().starts_with("Deleting blob: /docker/registry/v2/blobs/sha256/")));
+    assert!(lines
+        .iter()
+        .all(|l| l["service"] == "registry" && l["level"].is_string() && l["time"].is_string()));
+    assert!(lines.iter().any(|l| l["msg"]
+        .as_str()
+        .unwrap()
+        .starts_with("Deleting blob: /docker/registry/v2/blobs/sha256/")));
 
     let store = fixture_copy("demo");
     store.write_config("log:\n  level: warn\n");
     let o = run_ours(&store, &[]);
     assert!(o.status.success());
-    assert!(!err(&o).contains("Deleting blob"), "warn hides the deletion lines");
+    assert!(
+        !err(&o).contains("Deleting blob"),
+        "warn hides the deletion lines"
+    );
     assert!(err(&o).contains("level=warning"));
 }

@@ -33,7 +33,11 @@ fn stdout(o: &std::process::Output) -> String {
 }
 
 fn assert_ok(o: &std::process::Output, who: &str) {
-    assert!(o.status.success(), "{who} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{who} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// Files present before and gone after.
@@ -44,7 +48,10 @@ fn deleted(before: &BTreeSet<String>, after: &BTreeSet<String>) -> BTreeSet<Stri
 /// `_layers` links in `files` whose blob is in `blob_files`' digests.
 fn is_layer_link_of(path: &str, blob_hexes: &BTreeSet<String>) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
-    parts.ends_with(&["link"]) && parts.len() > 3 && parts[parts.len() - 4] == "_layers" && blob_hexes.contains(parts[parts.len() - 2])
+    parts.ends_with(&["link"])
+        && parts.len() > 3
+        && parts[parts.len() - 4] == "_layers"
+        && blob_hexes.contains(parts[parts.len() - 2])
 }
 
 fn blob_hexes(files: &BTreeSet<String>) -> BTreeSet<String> {
@@ -78,13 +85,22 @@ fn real_run_deletes_what_upstream_deletes_plus_dangling_layer_links() {
     assert_ok(&o, "registry-gc");
     assert_ok(&t, "oracle");
     assert_eq!(summary_counts(&stdout(&o)), summary_counts(&stdout(&t)));
-    let (ours_gone, theirs_gone) = (deleted(&before, &ours.files()), deleted(&before, &theirs.files()));
-    assert!(theirs_gone.is_subset(&ours_gone), "upstream deleted {theirs_gone:?}, we {ours_gone:?}");
+    let (ours_gone, theirs_gone) = (
+        deleted(&before, &ours.files()),
+        deleted(&before, &theirs.files()),
+    );
+    assert!(
+        theirs_gone.is_subset(&ours_gone),
+        "upstream deleted {theirs_gone:?}, we {ours_gone:?}"
+    );
     // Deliberate difference: the `_layers` links of the swept blobs go too.
     let extra: Vec<&String> = ours_gone.difference(&theirs_gone).collect();
     let hexes = blob_hexes(&theirs_gone);
     assert!(!extra.is_empty());
-    assert!(extra.iter().all(|f| is_layer_link_of(f, &hexes)), "unexpected extra deletions {extra:?}");
+    assert!(
+        extra.iter().all(|f| is_layer_link_of(f, &hexes)),
+        "unexpected extra deletions {extra:?}"
+    );
     // Nothing left to do: a second run deletes nothing.
     let again = run_ours(&ours, &[]);
     assert_eq!(summary_counts(&stdout(&again)), (61, 0, 0));
@@ -94,7 +110,10 @@ fn real_run_deletes_what_upstream_deletes_plus_dangling_layer_links() {
 #[test]
 fn dry_run_untagged_differs_only_by_keeping_index_children() {
     let (ours, theirs) = (fixture_copy("demo"), fixture_copy("demo"));
-    let (o, t) = (run_ours(&ours, &["-d", "-m"]), run_oracle(&theirs, &["-d", "-m"]));
+    let (o, t) = (
+        run_ours(&ours, &["-d", "-m"]),
+        run_oracle(&theirs, &["-d", "-m"]),
+    );
     assert_ok(&o, "registry-gc");
     assert_ok(&t, "oracle");
     let (children, child_refs) = children_of_tagged_indexes(&ours);
@@ -102,7 +121,10 @@ fn dry_run_untagged_differs_only_by_keeping_index_children() {
     let (om, ob, ok) = summary_counts(&stdout(&o));
     // Upstream 2.8.2 queues the 5 children of the two tagged indexes and
     // sweeps the configs and layers only they use; we keep them.
-    let only_children: BTreeSet<String> = eligible_blobs(&stdout(&t)).difference(&eligible_blobs(&stdout(&o))).cloned().collect();
+    let only_children: BTreeSet<String> = eligible_blobs(&stdout(&t))
+        .difference(&eligible_blobs(&stdout(&o)))
+        .cloned()
+        .collect();
     assert!(eligible_blobs(&stdout(&o)).is_subset(&eligible_blobs(&stdout(&t))));
     assert!(only_children.is_subset(&child_refs), "{only_children:?}");
     assert_eq!(ok, 12 - children.len() as u64);
@@ -110,7 +132,10 @@ fn dry_run_untagged_differs_only_by_keeping_index_children() {
     assert_eq!(om, 34 + only_children.len() as u64);
     for c in &children {
         assert!(stdout(&t).contains(&format!("manifest eligible for deletion: {c}")));
-        assert!(!stdout(&o).contains(&format!(" {c} [")), "child {c} must not be eligible");
+        assert!(
+            !stdout(&o).contains(&format!(" {c} [")),
+            "child {c} must not be eligible"
+        );
     }
 }
 
@@ -121,26 +146,55 @@ fn untagged_run_keeps_every_tag_pullable_where_upstream_breaks_multi_arch() {
     let (o, t) = (run_ours(&ours, &["-m"]), run_oracle(&theirs, &["-m"]));
     assert_ok(&o, "registry-gc");
     assert_ok(&t, "oracle");
-    let (ours_gone, theirs_gone) = (deleted(&before, &ours.files()), deleted(&before, &theirs.files()));
+    let (ours_gone, theirs_gone) = (
+        deleted(&before, &ours.files()),
+        deleted(&before, &theirs.files()),
+    );
     let (children, child_refs) = children_of_tagged_indexes(&ours);
     // Everything we delete, upstream deletes too, except dangling layer links.
     let hexes = blob_hexes(&ours_gone);
     for f in ours_gone.difference(&theirs_gone) {
-        assert!(is_layer_link_of(f, &hexes), "we deleted {f} which upstream kept");
+        assert!(
+            is_layer_link_of(f, &hexes),
+            "we deleted {f} which upstream kept"
+        );
     }
     // Everything upstream deletes and we keep belongs to the index children.
-    let keep_hexes: BTreeSet<String> = children.iter().chain(&child_refs).map(|d| d.trim_start_matches("sha256:").to_string()).collect();
+    let keep_hexes: BTreeSet<String> = children
+        .iter()
+        .chain(&child_refs)
+        .map(|d| d.trim_start_matches("sha256:").to_string())
+        .collect();
     for f in theirs_gone.difference(&ours_gone) {
-        assert!(keep_hexes.iter().any(|h| f.contains(h.as_str())), "upstream deleted {f}, we kept it");
+        assert!(
+            keep_hexes.iter().any(|h| f.contains(h.as_str())),
+            "upstream deleted {f}, we kept it"
+        );
     }
     let tags = fixture_tags("demo");
     let served = ours.serve();
-    let failed: Vec<_> = served.pull_all(&tags).into_iter().filter(|(_, r)| r.is_err()).collect();
-    assert!(failed.is_empty(), "tags broken by registry-gc -m: {failed:?}");
+    let failed: Vec<_> = served
+        .pull_all(&tags)
+        .into_iter()
+        .filter(|(_, r)| r.is_err())
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "tags broken by registry-gc -m: {failed:?}"
+    );
     drop(served);
     let served = theirs.serve();
-    let broken: BTreeSet<String> =
-        served.pull_all(&tags).into_iter().filter(|(_, r)| r.is_err()).map(|(t, _)| t).collect();
-    let expected: BTreeSet<String> = ["multi/tool-docker:1.0", "multi/tool-oci:2.0"].map(String::from).into();
-    assert_eq!(broken, expected, "upstream 2.8.2's -m is known to break exactly the multi-arch tags");
+    let broken: BTreeSet<String> = served
+        .pull_all(&tags)
+        .into_iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(t, _)| t)
+        .collect();
+    let expected: BTreeSet<String> = ["multi/tool-docker:1.0", "multi/tool-oci:2.0"]
+        .map(String::from)
+        .into();
+    assert_eq!(
+        broken, expected,
+        "upstream 2.8.2's -m is known to break exactly the multi-arch tags"
+    );
 }

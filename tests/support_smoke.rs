@@ -12,7 +12,11 @@ fn demo_fixture_serves_every_tag() {
     let tags = fixture_tags("demo");
     assert!(tags.len() >= 10, "TAGS too short: {tags:?}");
     let served = store.serve();
-    let failed: Vec<_> = served.pull_all(&tags).into_iter().filter(|(_, r)| r.is_err()).collect();
+    let failed: Vec<_> = served
+        .pull_all(&tags)
+        .into_iter()
+        .filter(|(_, r)| r.is_err())
+        .collect();
     assert!(failed.is_empty(), "pulls failed: {failed:#?}");
 }
 
@@ -21,7 +25,11 @@ fn oracle_dry_run_matches_recording() {
     let store = fixture_copy("demo");
     let before = store.files();
     let out = run_oracle(&store, &["-d"]);
-    assert!(out.status.success(), "oracle failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let rec = recorded_oracle("demo", "dry");
     assert_eq!(rec.exit, 0);

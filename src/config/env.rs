@@ -48,7 +48,8 @@ const ROOT: Shape = Shape::Struct(&[
 /// warnings for names that match no configuration field, or an error
 /// for a value that is not YAML.
 pub fn apply(doc: &mut Value, vars: &[(String, String)]) -> Result<Vec<String>, String> {
-    let mut vars: Vec<&(String, String)> = vars.iter().filter(|(k, _)| k.starts_with(PREFIX)).collect();
+    let mut vars: Vec<&(String, String)> =
+        vars.iter().filter(|(k, _)| k.starts_with(PREFIX)).collect();
     vars.sort();
     let mut warnings = Vec::new();
     for (name, raw) in vars {
@@ -73,11 +74,20 @@ fn set(node: &mut Value, shape: &Shape, path: &[&str], value: Value) -> bool {
     };
     let (key, child_shape) = match shape {
         Shape::Struct(fields) => match fields.iter().find(|(k, _)| k.to_uppercase() == *first) {
-            Some((k, s)) => (existing_key(node, first).unwrap_or_else(|| k.to_string()), s),
+            Some((k, s)) => (
+                existing_key(node, first).unwrap_or_else(|| k.to_string()),
+                s,
+            ),
             None => return false,
         },
-        Shape::Map(inner) => (existing_key(node, first).unwrap_or_else(|| first.to_lowercase()), *inner),
-        Shape::Opaque => (existing_key(node, first).unwrap_or_else(|| first.to_lowercase()), &Shape::Opaque),
+        Shape::Map(inner) => (
+            existing_key(node, first).unwrap_or_else(|| first.to_lowercase()),
+            *inner,
+        ),
+        Shape::Opaque => (
+            existing_key(node, first).unwrap_or_else(|| first.to_lowercase()),
+            &Shape::Opaque,
+        ),
     };
     if let (Shape::Map(_), Value::String(name)) = (shape, &*node) {
         // `storage: inmemory` means `storage: {inmemory: }`, as upstream reads it.
@@ -107,12 +117,16 @@ mod tests {
     use super::*;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn sets_nested_parameters_in_lexical_order() {
-        let mut doc: Value = serde_yaml::from_str("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /a\n").unwrap();
+        let mut doc: Value =
+            serde_yaml::from_str("version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /a\n")
+                .unwrap();
         let w = apply(
             &mut doc,
             &vars(&[
@@ -127,7 +141,10 @@ mod tests {
         // REGISTRY_STORAGE sorts first and replaces the section; the
         // rootdirectory override then adds a second driver beside it.
         assert_eq!(doc["storage"]["inmemory"], Value::Null);
-        assert_eq!(doc["storage"]["filesystem"]["rootdirectory"], Value::String("/b".into()));
+        assert_eq!(
+            doc["storage"]["filesystem"]["rootdirectory"],
+            Value::String("/b".into())
+        );
         assert_eq!(doc["log"]["level"], Value::String("debug".into()));
     }
 
@@ -136,10 +153,17 @@ mod tests {
         let mut doc = Value::Mapping(Mapping::new());
         let w = apply(
             &mut doc,
-            &vars(&[("REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS", "25"), ("REGISTRY_PORT", "5000"), ("REGISTRY_LOG_FOO", "x")]),
+            &vars(&[
+                ("REGISTRY_STORAGE_FILESYSTEM_MAXTHREADS", "25"),
+                ("REGISTRY_PORT", "5000"),
+                ("REGISTRY_LOG_FOO", "x"),
+            ]),
         )
         .unwrap();
-        assert_eq!(doc["storage"]["filesystem"]["maxthreads"], Value::Number(25.into()));
+        assert_eq!(
+            doc["storage"]["filesystem"]["maxthreads"],
+            Value::Number(25.into())
+        );
         assert_eq!(
             w,
             vec![

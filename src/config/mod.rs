@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 /// Storage keys that configure the registry rather than choose a driver.
 const NOT_DRIVERS: [&str; 5] = ["maintenance", "cache", "delete", "redirect", "tag"];
 /// Drivers upstream has that registry-gc does not implement yet.
-const OTHER_DRIVERS: [&str; 8] = ["s3", "s3-aws", "gcs", "azure", "swift", "oss", "inmemory", "cos"];
+const OTHER_DRIVERS: [&str; 8] = [
+    "s3", "s3-aws", "gcs", "azure", "swift", "oss", "inmemory", "cos",
+];
 /// Upstream's default `rootdirectory`.
 pub const DEFAULT_ROOT: &str = "/var/lib/registry";
 const DEFAULT_MAX_THREADS: u64 = 100;
@@ -82,9 +84,16 @@ pub struct Loaded {
 pub fn load(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, ConfigError> {
     let path = match path {
         Some(p) => p.to_path_buf(),
-        None => match vars.iter().find(|(k, _)| k == "REGISTRY_CONFIGURATION_PATH") {
+        None => match vars
+            .iter()
+            .find(|(k, _)| k == "REGISTRY_CONFIGURATION_PATH")
+        {
             Some((_, v)) if !v.is_empty() => PathBuf::from(v),
-            _ => return Err(ConfigError::Invalid("configuration path unspecified".into())),
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "configuration path unspecified".into(),
+                ))
+            }
         },
     };
     let text = read(&path)?;
@@ -99,8 +108,18 @@ pub fn load(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, Co
     })?;
     let (driver, params) = storage_driver(&doc).map_err(parsing)?;
     let (root, max_threads) = filesystem_params(&driver, params)?;
-    let blob_descriptor_cache = doc["storage"]["cache"]["blobdescriptor"].as_str().map(str::to_string);
-    Ok(Loaded { config: Config { root, max_threads, blob_descriptor_cache, log }, warnings })
+    let blob_descriptor_cache = doc["storage"]["cache"]["blobdescriptor"]
+        .as_str()
+        .map(str::to_string);
+    Ok(Loaded {
+        config: Config {
+            root,
+            max_threads,
+            blob_descriptor_cache,
+            log,
+        },
+        warnings,
+    })
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -108,9 +127,14 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     let mut file = std::fs::File::open(path)
         .map_err(|e| ConfigError::Invalid(format!("open {shown}: {}", os_message(&e))))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| ConfigError::Invalid(format!("error parsing {shown}: read {shown}: {}", os_message(&e))))?;
-    String::from_utf8(bytes).map_err(|_| ConfigError::Invalid(format!("error parsing {shown}: yaml: invalid UTF-8")))
+    file.read_to_end(&mut bytes).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "error parsing {shown}: read {shown}: {}",
+            os_message(&e)
+        ))
+    })?;
+    String::from_utf8(bytes)
+        .map_err(|_| ConfigError::Invalid(format!("error parsing {shown}: yaml: invalid UTF-8")))
 }
 
 /// Only `version: 0.1` is accepted, compared as the text written.
@@ -135,7 +159,9 @@ enum LogProblem {
 
 fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
     let level_of = |v: &Value| -> Result<Option<LogLevel>, LogProblem> {
-        let Some(text) = scalar_text(v) else { return Ok(None) };
+        let Some(text) = scalar_text(v) else {
+            return Ok(None);
+        };
         match text.to_lowercase().as_str() {
             "error" => Ok(Some(LogLevel::Error)),
             "warn" => Ok(Some(LogLevel::Warn)),
@@ -147,12 +173,18 @@ fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
         }
     };
     let old = level_of(&doc["loglevel"])?;
-    let level = level_of(&doc["log"]["level"])?.or(old).unwrap_or(LogLevel::Info);
+    let level = level_of(&doc["log"]["level"])?
+        .or(old)
+        .unwrap_or(LogLevel::Info);
     let format = match scalar_text(&doc["log"]["formatter"]).as_deref() {
         None | Some("") | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
         Some("logstash") => LogFormat::Logstash,
-        Some(other) => return Err(LogProblem::Format(format!("unsupported logging formatter: {other:?}"))),
+        Some(other) => {
+            return Err(LogProblem::Format(format!(
+                "unsupported logging formatter: {other:?}"
+            )))
+        }
     };
     let fields = doc["log"]["fields"]
         .as_mapping()
@@ -162,7 +194,11 @@ fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(LogConfig { level, format, fields })
+    Ok(LogConfig {
+        level,
+        format,
+        fields,
+    })
 }
 
 /// The one storage driver and its parameters.
@@ -182,13 +218,19 @@ fn storage_driver(doc: &Value) -> Result<(String, Value), String> {
         1 => Ok(drivers.remove(0)),
         _ => {
             let names: Vec<&str> = drivers.iter().map(|(k, _)| k.as_str()).collect();
-            Err(format!("must provide exactly one storage type. Provided: [{}]", names.join(" ")))
+            Err(format!(
+                "must provide exactly one storage type. Provided: [{}]",
+                names.join(" ")
+            ))
         }
     }
 }
 
 fn filesystem_params(driver: &str, params: Value) -> Result<(PathBuf, u64), ConfigError> {
-    let fail = |message: String| ConfigError::Driver { driver: driver.to_string(), message };
+    let fail = |message: String| ConfigError::Driver {
+        driver: driver.to_string(),
+        message,
+    };
     if driver != "filesystem" {
         return Err(fail(if OTHER_DRIVERS.contains(&driver) {
             format!("the {driver} storage driver is not supported by registry-gc yet (only filesystem is)")
@@ -203,7 +245,8 @@ fn filesystem_params(driver: &str, params: Value) -> Result<(PathBuf, u64), Conf
             _ => return Err(fail("rootdirectory must be a non-empty path".into())),
         },
     };
-    let max_threads = max_threads(&params["maxthreads"]).map_err(|e| fail(format!("maxthreads config error: {e}")))?;
+    let max_threads = max_threads(&params["maxthreads"])
+        .map_err(|e| fail(format!("maxthreads config error: {e}")))?;
     Ok((root, max_threads))
 }
 
@@ -211,12 +254,18 @@ fn filesystem_params(driver: &str, params: Value) -> Result<(PathBuf, u64), Conf
 fn max_threads(v: &Value) -> Result<u64, String> {
     let limit = match v {
         Value::Null => DEFAULT_MAX_THREADS,
-        Value::String(s) => parse_go_uint(s).ok_or_else(|| format!("parameter must be an integer, '{s}' invalid"))?,
+        Value::String(s) => parse_go_uint(s)
+            .ok_or_else(|| format!("parameter must be an integer, '{s}' invalid"))?,
         Value::Number(n) if n.is_i64() || n.is_u64() => match (n.as_u64(), n.as_i64()) {
             (Some(u), _) if u > 0 => u,
             _ => MIN_MAX_THREADS,
         },
-        other => return Err(format!("invalid value '{}'", scalar_text(other).unwrap_or_else(|| "<non-scalar>".into()))),
+        other => {
+            return Err(format!(
+                "invalid value '{}'",
+                scalar_text(other).unwrap_or_else(|| "<non-scalar>".into())
+            ))
+        }
     };
     Ok(limit.max(MIN_MAX_THREADS))
 }
@@ -259,9 +308,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yml");
         std::fs::write(&path, text).unwrap();
-        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         load(Some(&path), &vars).map_err(|e| match e {
-            ConfigError::Invalid(m) => ConfigError::Invalid(m.replace(&path.display().to_string(), "x.yml")),
+            ConfigError::Invalid(m) => {
+                ConfigError::Invalid(m.replace(&path.display().to_string(), "x.yml"))
+            }
             other => other,
         })
     }
@@ -272,7 +326,9 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = load_text("version: 0.1\nstorage: filesystem\n", &[]).unwrap().config;
+        let c = load_text("version: 0.1\nstorage: filesystem\n", &[])
+            .unwrap()
+            .config;
         assert_eq!(c.root, PathBuf::from("/var/lib/registry"));
         assert_eq!(c.max_threads, 100);
         assert_eq!(c.log.level, LogLevel::Info);
@@ -316,25 +372,43 @@ mod tests {
             assert_eq!(err(text, &[]), want, "{text:?}");
         }
         let e = err("{{{ this is: not: yaml ]]]", &[]);
-        assert!(e
-            .starts_with("configuration error: error parsing x.yml: yaml: did not find expected ',' or '}'"), "{e}");
+        assert!(
+            e.starts_with(
+                "configuration error: error parsing x.yml: yaml: did not find expected ',' or '}'"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn missing_path_and_directory() {
         let e = load(None, &[]).unwrap_err().to_string();
         assert_eq!(e, "configuration error: configuration path unspecified");
-        let e = load(Some(Path::new("/nonexistent/x.yml")), &[]).unwrap_err().to_string();
-        assert_eq!(e, "configuration error: open /nonexistent/x.yml: no such file or directory");
+        let e = load(Some(Path::new("/nonexistent/x.yml")), &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "configuration error: open /nonexistent/x.yml: no such file or directory"
+        );
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let e = load(Some(dir.path()), &[]).unwrap_err().to_string();
-        assert_eq!(e, format!("configuration error: error parsing {d}: read {d}: is a directory"));
+        assert_eq!(
+            e,
+            format!("configuration error: error parsing {d}: read {d}: is a directory")
+        );
     }
 
     #[test]
     fn max_threads_rules() {
-        let m = |v: &str| load_text(&format!("version: '0.1'\nstorage: {{filesystem: {{maxthreads: {v}}}}}"), &[]).map(|l| l.config.max_threads);
+        let m = |v: &str| {
+            load_text(
+                &format!("version: '0.1'\nstorage: {{filesystem: {{maxthreads: {v}}}}}"),
+                &[],
+            )
+            .map(|l| l.config.max_threads)
+        };
         assert_eq!(m("10").unwrap(), 25);
         assert_eq!(m("-5").unwrap(), 25);
         assert_eq!(m("0").unwrap(), 25);
@@ -346,17 +420,46 @@ mod tests {
     #[test]
     fn environment_overrides() {
         let yml = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /a\n  cache:\n    blobdescriptor: inmemory\n";
-        let l = load_text(yml, &[("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/b"), ("REGISTRY_LOG_FIELDS_SERVICE", "registry")]).unwrap();
+        let l = load_text(
+            yml,
+            &[
+                ("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/b"),
+                ("REGISTRY_LOG_FIELDS_SERVICE", "registry"),
+            ],
+        )
+        .unwrap();
         assert_eq!(l.config.root, PathBuf::from("/b"));
         assert_eq!(l.config.blob_descriptor_cache.as_deref(), Some("inmemory"));
-        assert_eq!(l.config.log.fields.get("service").map(String::as_str), Some("registry"));
+        assert_eq!(
+            l.config.log.fields.get("service").map(String::as_str),
+            Some("registry")
+        );
         assert_eq!(
             err(yml, &[("REGISTRY_STORAGE_S3_BUCKET", "b")]),
             "configuration error: error parsing x.yml: must provide exactly one storage type. Provided: [filesystem s3]"
         );
-        let l = load_text(yml, &[("REGISTRY_PORT", "5000"), ("REGISTRY_CONFIGURATION_PATH", "/x")]).unwrap();
-        assert_eq!(l.warnings, vec!["Ignoring unrecognized environment variable REGISTRY_PORT".to_string()]);
-        let via_env = load(None, &[("REGISTRY_CONFIGURATION_PATH".into(), "/nonexistent.yml".into())]);
-        assert_eq!(via_env.unwrap_err().to_string(), "configuration error: open /nonexistent.yml: no such file or directory");
+        let l = load_text(
+            yml,
+            &[
+                ("REGISTRY_PORT", "5000"),
+                ("REGISTRY_CONFIGURATION_PATH", "/x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            l.warnings,
+            vec!["Ignoring unrecognized environment variable REGISTRY_PORT".to_string()]
+        );
+        let via_env = load(
+            None,
+            &[(
+                "REGISTRY_CONFIGURATION_PATH".into(),
+                "/nonexistent.yml".into(),
+            )],
+        );
+        assert_eq!(
+            via_env.unwrap_err().to_string(),
+            "configuration error: open /nonexistent.yml: no such file or directory"
+        );
     }
 }

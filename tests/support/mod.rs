@@ -58,7 +58,11 @@ pub struct Store {
 /// rootdirectory, `delete.enabled: true`, `cache.blobdescriptor: inmemory`).
 pub fn fixture_copy(name: &str) -> Store {
     let src = fixture_dir(name).join("store");
-    assert!(src.is_dir(), "fixture store {} does not exist", src.display());
+    assert!(
+        src.is_dir(),
+        "fixture store {} does not exist",
+        src.display()
+    );
     let dir = tempfile::Builder::new()
         .prefix(&format!("rgc-{name}-"))
         .tempdir()
@@ -70,7 +74,12 @@ pub fn fixture_copy(name: &str) -> Store {
         .arg(&root)
         .status()
         .expect("run cp -a");
-    assert!(st.success(), "cp -a {} {} failed", src.display(), root.display());
+    assert!(
+        st.success(),
+        "cp -a {} {} failed",
+        src.display(),
+        root.display()
+    );
     let empty = fixture_dir(name).join("EMPTY_DIRS");
     if let Ok(text) = fs::read_to_string(&empty) {
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
@@ -86,7 +95,10 @@ pub fn fixture_copy(name: &str) -> Store {
 /// An empty store (only the temp dir, `root` not created) with a config; useful for
 /// building stores by hand.
 pub fn empty_store() -> Store {
-    let dir = tempfile::Builder::new().prefix("rgc-empty-").tempdir().expect("create temp dir");
+    let dir = tempfile::Builder::new()
+        .prefix("rgc-empty-")
+        .tempdir()
+        .expect("create temp dir");
     let root = dir.path().join("store");
     let config = dir.path().join("config.yml");
     let store = Store { dir, root, config };
@@ -108,7 +120,12 @@ impl Store {
     /// `v2/blobs/sha256/<hh>/<hex>/data` for a `sha256:<hex>` digest.
     pub fn blob_data(&self, digest: &str) -> PathBuf {
         let (alg, hex) = digest.split_once(':').expect("digest alg:hex");
-        self.v2().join("blobs").join(alg).join(&hex[..2]).join(hex).join("data")
+        self.v2()
+            .join("blobs")
+            .join(alg)
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
     }
 
     /// Parses a blob (typically a manifest) as JSON.
@@ -120,7 +137,13 @@ impl Store {
 
     /// The digest in `<repo>/_manifests/tags/<tag>/current/link`, if present.
     pub fn tag_digest(&self, repo: &str, tag: &str) -> Option<String> {
-        fs::read_to_string(self.repo(repo).join("_manifests/tags").join(tag).join("current/link")).ok()
+        fs::read_to_string(
+            self.repo(repo)
+                .join("_manifests/tags")
+                .join(tag)
+                .join("current/link"),
+        )
+        .ok()
     }
 
     /// All regular files (and symlinks) under `root`, relative to it, `/`-separated, sorted.
@@ -188,10 +211,16 @@ fn walk(base: &Path, dir: &Path, f: &mut dyn FnMut(&str, bool, bool)) {
     for e in rd {
         let e = e.expect("read_dir entry");
         let p = e.path();
-        let rel = p.strip_prefix(base).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = p
+            .strip_prefix(base)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let ft = e.file_type().expect("file type");
         if ft.is_dir() {
-            let empty = fs::read_dir(&p).map(|mut r| r.next().is_none()).unwrap_or(false);
+            let empty = fs::read_dir(&p)
+                .map(|mut r| r.next().is_none())
+                .unwrap_or(false);
             f(&rel, true, empty);
             walk(base, &p, f);
         } else {
@@ -218,7 +247,9 @@ fn find_in_path(cmd: &str) -> Option<PathBuf> {
         return Path::new(cmd).is_file().then(|| PathBuf::from(cmd));
     }
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join(cmd)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|d| d.join(cmd))
+            .find(|p| p.is_file())
     })
 }
 
@@ -258,7 +289,9 @@ pub fn oracle_command(store: &Store, args: &[&str]) -> Command {
 
 /// Runs the oracle on `store` (see [`oracle_command`]) and returns its output.
 pub fn run_oracle(store: &Store, args: &[&str]) -> Output {
-    oracle_command(store, args).output().expect("run docker-registry garbage-collect")
+    oracle_command(store, args)
+        .output()
+        .expect("run docker-registry garbage-collect")
 }
 
 /// `registry-gc garbage-collect <args> <store.config>`, with every `REGISTRY_*`
@@ -277,7 +310,9 @@ pub fn ours_command(store: &Store, args: &[&str]) -> Command {
 
 /// Runs registry-gc on `store` (see [`ours_command`]) and returns its output.
 pub fn run_ours(store: &Store, args: &[&str]) -> Output {
-    ours_command(store, args).output().expect("run registry-gc garbage-collect")
+    ours_command(store, args)
+        .output()
+        .expect("run registry-gc garbage-collect")
 }
 
 /// What `fixtures/oracle.sh` recorded for one mode.
@@ -301,7 +336,12 @@ pub fn recorded_oracle(name: &str, mode: &str) -> Recorded {
         stdout: must("stdout"),
         stderr: must("stderr"),
         exit: must("exit").trim().parse().expect("exit code"),
-        deleted: read("deleted").ok().map(|t| t.lines().filter(|l| !l.is_empty()).map(String::from).collect()),
+        deleted: read("deleted").ok().map(|t| {
+            t.lines()
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        }),
         pulls: read("pull").ok().map(|t| {
             t.lines()
                 .filter(|l| !l.is_empty())
@@ -381,16 +421,23 @@ pub struct Served {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn v2_answers(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
+    let Ok(mut s) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200))
     else {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-    if s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+    if s.write_all(b"GET /v2/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 32];
@@ -406,7 +453,10 @@ impl Served {
     pub fn start(root: &Path) -> Served {
         let bin = oracle_bin();
         require(&bin);
-        let tmp = tempfile::Builder::new().prefix("rgc-serve-").tempdir().expect("temp dir");
+        let tmp = tempfile::Builder::new()
+            .prefix("rgc-serve-")
+            .tempdir()
+            .expect("temp dir");
         let mut last_log = String::new();
         for _attempt in 0..3 {
             let port = free_port();
@@ -452,7 +502,10 @@ impl Served {
             }
             last_log = fs::read_to_string(&log).unwrap_or_default();
         }
-        panic!("docker-registry serve on {} did not answer /v2/ within 10 s; log:\n{last_log}", root.display());
+        panic!(
+            "docker-registry serve on {} did not answer /v2/ within 10 s; log:\n{last_log}",
+            root.display()
+        );
     }
 
     /// `127.0.0.1:<port>`.
@@ -466,7 +519,10 @@ impl Served {
     /// their digests. `Err` holds skopeo's stderr.
     pub fn pull(&self, repo_tag: &str) -> Result<(), String> {
         require("skopeo");
-        let dest = tempfile::Builder::new().prefix("rgc-pull-").tempdir().expect("temp dir");
+        let dest = tempfile::Builder::new()
+            .prefix("rgc-pull-")
+            .tempdir()
+            .expect("temp dir");
         let out = Command::new("skopeo")
             .arg("--insecure-policy")
             .args(["copy", "-q", "--src-tls-verify=false", "--all"])
