@@ -144,3 +144,171 @@ fn layer_link_names(layout: &Layout, repo: &str, d: &Digest) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep;
+    use std::fs;
+
+    /// A tiny store written by hand.
+    struct Store {
+        _dir: tempfile::TempDir,
+        layout: Layout,
+    }
+
+    impl Store {
+        fn new() -> Store {
+            let dir = tempfile::tempdir().unwrap();
+            let layout = Layout::new(dir.path());
+            fs::create_dir_all(layout.repositories()).unwrap();
+            fs::create_dir_all(layout.blobs()).unwrap();
+            Store { _dir: dir, layout }
+        }
+
+        fn blob(&self, content: &[u8]) -> Digest {
+            let d = Digest::sha256_of(content);
+            fs::create_dir_all(self.layout.blob_dir(&d)).unwrap();
+            fs::write(self.layout.blob_data(&d), content).unwrap();
+            d
+        }
+
+        fn link(&self, path: std::path::PathBuf, d: &Digest) {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, d.to_string()).unwrap();
+        }
+
+        fn image(&self, repo: &str, layers: &[&str]) -> Digest {
+            let config = self.blob(format!("config of {layers:?}").as_bytes());
+            let layer_digests: Vec<Digest> =
+                layers.iter().map(|l| self.blob(l.as_bytes())).collect();
+            for d in std::iter::once(&config).chain(&layer_digests) {
+                self.link(self.layout.layer_link(repo, d), d);
+            }
+            let layers_json: Vec<String> = layer_digests
+                .iter()
+                .map(|d| format!(r#"{{"digest":"{d}"}}"#))
+                .collect();
+            let m = self.blob(
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"digest":"{config}"}},"layers":[{}]}}"#,
+                    crate::manifest::OCI_MANIFEST,
+                    layers_json.join(",")
+                )
+                .as_bytes(),
+            );
+            self.link(self.layout.revision_dir(repo, &m).join("link"), &m);
+            m
+        }
+
+        fn index(&self, repo: &str, children: &[&Digest]) -> Digest {
+            let list: Vec<String> = children
+                .iter()
+                .map(|d| format!(r#"{{"digest":"{d}"}}"#))
+                .collect();
+            let m = self.blob(
+                format!(
+                    r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}}"#,
+                    crate::manifest::OCI_INDEX,
+                    list.join(",")
+                )
+                .as_bytes(),
+            );
+            self.link(self.layout.revision_dir(repo, &m).join("link"), &m);
+            m
+        }
+
+        fn tag(&self, repo: &str, tag: &str, d: &Digest) {
+            self.link(self.layout.tag_current_link(repo, tag), d);
+            self.link(self.layout.tag_index_entry(repo, tag, d).join("link"), d);
+        }
+
+        fn plan(&self, delete_untagged: bool) -> Plan {
+            plan(&self.layout, Options { delete_untagged }).unwrap()
+        }
+    }
+
+    fn eligible(p: &Plan) -> Vec<Digest> {
+        p.blobs.iter().map(|b| b.digest.clone()).collect()
+    }
+
+    #[test]
+    fn index_children_are_kept_under_delete_untagged() {
+        let s = Store::new();
+        let amd = s.image("multi", &["common", "amd"]);
+        let arm = s.image("multi", &["common", "arm"]);
+        let idx = s.index("multi", &[&amd, &arm]);
+        s.tag("multi", "1.0", &idx);
+        let old = s.image("multi", &["old"]);
+        s.tag("multi", "prev", &old);
+        s.tag("multi", "prev", &idx); // overwritten: `old` is untagged now
+        let p = s.plan(true);
+        let repo = &p.repos[0];
+        assert_eq!(
+            repo.manifests,
+            vec![ManifestDeletion {
+                digest: old.clone(),
+                tag_index: vec!["prev".into()]
+            }]
+        );
+        assert_eq!(repo.tags, vec!["1.0".to_string(), "prev".to_string()]);
+        // old's manifest, config and layer go; both children stay.
+        assert_eq!(p.blobs.len(), 3);
+        assert!(!eligible(&p).contains(&amd) && !eligible(&p).contains(&arm));
+        assert_eq!(
+            repo.layer_links.len(),
+            2,
+            "old's config and layer links dangle after the sweep"
+        );
+        let applied = sweep::apply(&s.layout, &p).unwrap();
+        assert_eq!(
+            (
+                applied.manifests,
+                applied.tag_references,
+                applied.blobs,
+                applied.layer_links
+            ),
+            (1, 1, 3, 2)
+        );
+        let again = s.plan(true);
+        assert_eq!(
+            (
+                again.blobs.len(),
+                again.manifest_count(),
+                again.layer_link_count()
+            ),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn decisions_are_per_repository_and_blobs_global() {
+        let s = Store::new();
+        let m = s.image("a", &["shared"]);
+        s.image("b", &["shared"]);
+        s.tag("b", "latest", &m);
+        // `a` holds the same manifest untagged: deleted from `a`, its blob
+        // and layers kept because `b` marks them.
+        let p = s.plan(true);
+        assert_eq!(p.repos[0].name, "a");
+        assert_eq!(p.repos[0].manifests.len(), 1);
+        assert!(p.blobs.is_empty());
+        assert!(p.repos[0].layer_links.is_empty());
+        let p = s.plan(false);
+        assert_eq!((p.marked, p.blobs.len()), (3, 0));
+    }
+
+    #[test]
+    fn dangling_links_of_missing_blobs_are_planned() {
+        let s = Store::new();
+        let m = s.image("a", &["x"]);
+        s.tag("a", "t", &m);
+        let gone = Digest::sha256_of(b"never stored");
+        s.link(s.layout.layer_link("a", &gone), &gone);
+        let odd = Digest::sha256_of(b"odd");
+        s.link(s.layout.layer_link("a", &odd), &m); // names another digest: left alone
+        let p = s.plan(false);
+        assert_eq!(p.repos[0].layer_links, vec![gone]);
+        assert!(p.blobs.is_empty());
+    }
+}
