@@ -43,6 +43,20 @@ fn assert_aborts(store: &Store, message: &str) {
     assert_eq!(store.files(), before, "nothing may be deleted");
 }
 
+/// A dry run succeeds with the demo store's baseline counts.
+fn assert_baseline_dry_run(store: &Store) {
+    let out = run_ours(store, &["-d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        summary_counts(&String::from_utf8_lossy(&out.stdout)),
+        (61, 3, 0)
+    );
+}
+
 fn write(path: &Path, content: &[u8]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, content).unwrap();
@@ -115,12 +129,7 @@ fn bad_tag_link_matters_only_with_delete_untagged() {
             .join("_manifests/tags/latest/current/link"),
         b"garbage",
     );
-    let out = run_ours(&store, &["-d"]);
-    assert!(out.status.success(), "tags are not read without -m");
-    assert_eq!(
-        summary_counts(&String::from_utf8_lossy(&out.stdout)),
-        (61, 3, 0)
-    );
+    assert_baseline_dry_run(&store);
     assert_aborts(
         &store,
         &format!("{}failed to retrieve tags: invalid checksum digest format (in <v2>/repositories/library/base/_manifests/tags/latest/current/link)", mark_prefix()),
@@ -196,12 +205,7 @@ fn missing_manifest_blob_is_skipped_silently() {
         .join("1".repeat(64))
         .join("link");
     write(&link, format!("sha256:{}", "1".repeat(64)).as_bytes());
-    let out = run_ours(&store, &["-d"]);
-    assert!(out.status.success());
-    assert_eq!(
-        summary_counts(&String::from_utf8_lossy(&out.stdout)),
-        (61, 3, 0)
-    );
+    assert_baseline_dry_run(&store);
 }
 
 #[test]
@@ -231,12 +235,7 @@ fn stray_underscore_file_does_not_end_the_walk() {
     // Upstream 2.8.2 stops the walk here and then deletes every blob.
     let store = fixture_copy("demo");
     write(&store.v2().join("repositories/_aaa"), b"");
-    let out = run_ours(&store, &["-d"]);
-    assert!(out.status.success());
-    assert_eq!(
-        summary_counts(&String::from_utf8_lossy(&out.stdout)),
-        (61, 3, 0)
-    );
+    assert_baseline_dry_run(&store);
     let theirs = run_oracle(&store, &["-d"]);
     assert_eq!(
         summary_counts(&String::from_utf8_lossy(&theirs.stdout)).0,
@@ -302,12 +301,7 @@ fn garbage_layer_link_is_not_read_while_its_blob_lives() {
         .unwrap()
         .path();
     fs::write(first.join("link"), b"garbage").unwrap();
-    let out = run_ours(&store, &["-d"]);
-    assert!(out.status.success());
-    assert_eq!(
-        summary_counts(&String::from_utf8_lossy(&out.stdout)),
-        (61, 3, 0)
-    );
+    assert_baseline_dry_run(&store);
 }
 
 #[test]
