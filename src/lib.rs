@@ -16,3 +16,5 @@ pub mod plan;
 pub mod reference;
 pub mod report;
 pub mod sweep;
+#[cfg(test)]
+mod testing;

@@ -1,0 +1,316 @@
+//! Test helpers: small stores written by hand, and property tests on
+//! random stores.
+
+use crate::digest::Digest;
+use crate::layout::Layout;
+use crate::plan::{plan, Options, Plan};
+use std::fs;
+
+/// A small store written by hand.
+pub struct Store {
+    _dir: tempfile::TempDir,
+    pub layout: Layout,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.repositories()).unwrap();
+        fs::create_dir_all(layout.blobs()).unwrap();
+        Store { _dir: dir, layout }
+    }
+
+    pub fn blob(&self, content: &[u8]) -> Digest {
+        let d = Digest::sha256_of(content);
+        fs::create_dir_all(self.layout.blob_dir(&d)).unwrap();
+        fs::write(self.layout.blob_data(&d), content).unwrap();
+        d
+    }
+
+    pub fn link(&self, path: std::path::PathBuf, d: &Digest) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, d.to_string()).unwrap();
+    }
+
+    /// An OCI image with a config and `layers` (by content), linked in `repo`.
+    pub fn image(&self, repo: &str, layers: &[&str]) -> Digest {
+        let config = self.blob(format!("config of {layers:?}").as_bytes());
+        let layer_digests: Vec<Digest> = layers.iter().map(|l| self.blob(l.as_bytes())).collect();
+        for d in std::iter::once(&config).chain(&layer_digests) {
+            self.link(self.layout.layer_link(repo, d), d);
+        }
+        let layers_json: Vec<String> = layer_digests
+            .iter()
+            .map(|d| format!(r#"{{"digest":"{d}"}}"#))
+            .collect();
+        let m = self.blob(
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"digest":"{config}"}},"layers":[{}]}}"#,
+                crate::manifest::OCI_MANIFEST,
+                layers_json.join(",")
+            )
+            .as_bytes(),
+        );
+        self.link(self.layout.revision_dir(repo, &m).join("link"), &m);
+        m
+    }
+
+    /// An OCI index over `children`, with a revision in `repo`.
+    pub fn index(&self, repo: &str, children: &[&Digest]) -> Digest {
+        let list: Vec<String> = children
+            .iter()
+            .map(|d| format!(r#"{{"digest":"{d}"}}"#))
+            .collect();
+        let m = self.blob(
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{}]}}"#,
+                crate::manifest::OCI_INDEX,
+                list.join(",")
+            )
+            .as_bytes(),
+        );
+        self.link(self.layout.revision_dir(repo, &m).join("link"), &m);
+        m
+    }
+
+    /// Points `tag` at `d`, keeping the tag's history in `index/`.
+    pub fn tag(&self, repo: &str, tag: &str, d: &Digest) {
+        self.link(self.layout.tag_current_link(repo, tag), d);
+        self.link(self.layout.tag_index_entry(repo, tag, d).join("link"), d);
+    }
+
+    pub fn plan(&self, delete_untagged: bool) -> Plan {
+        plan(&self.layout, Options { delete_untagged }).unwrap()
+    }
+
+    /// Every file below the store, relative to `v2/`.
+    pub fn files(&self) -> std::collections::BTreeSet<String> {
+        walkdir::WalkDir::new(self.layout.v2())
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(self.layout.v2())
+                    .unwrap()
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+mod properties {
+    use super::Store;
+    use crate::delete::Target;
+    use crate::digest::Digest;
+    use crate::manifest;
+    use crate::sweep;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    const REPOS: [&str; 3] = ["a", "b", "b/c"];
+
+    /// A random store: per repository some images over a shared layer
+    /// pool, some indexes over them, tags moved around, some revisions
+    /// deleted through the API, and orphan blobs.
+    #[derive(Debug, Clone)]
+    struct Model {
+        repos: Vec<RepoModel>,
+        orphans: u8,
+    }
+
+    #[derive(Debug, Clone)]
+    struct RepoModel {
+        images: Vec<Vec<u8>>,
+        indexes: Vec<Vec<u8>>,
+        tag_moves: Vec<(u8, u8)>,
+        api_deleted: Vec<u8>,
+    }
+
+    fn repo_model() -> impl Strategy<Value = RepoModel> {
+        (
+            prop::collection::vec(prop::collection::vec(0u8..8, 1..4), 1..5),
+            prop::collection::vec(prop::collection::vec(0u8..8, 1..3), 0..3),
+            prop::collection::vec((0u8..3, 0u8..16), 0..6),
+            prop::collection::vec(0u8..16, 0..2),
+        )
+            .prop_map(|(images, indexes, tag_moves, api_deleted)| RepoModel {
+                images,
+                indexes,
+                tag_moves,
+                api_deleted,
+            })
+    }
+
+    fn model() -> impl Strategy<Value = Model> {
+        (prop::collection::vec(repo_model(), 1..4), 0u8..3)
+            .prop_map(|(repos, orphans)| Model { repos, orphans })
+    }
+
+    /// Manifests a correct collector must keep in one repository, and the
+    /// revisions it still has (children are followed only through those).
+    struct Keep {
+        all: Vec<Digest>,
+        tagged: Vec<Digest>,
+        live: BTreeSet<Digest>,
+    }
+
+    /// Writes the model; returns the store and what each repository keeps.
+    fn build(m: &Model) -> (Store, Vec<Keep>) {
+        let s = Store::new();
+        let mut keep = Vec::new();
+        for (repo, rm) in REPOS.iter().zip(&m.repos) {
+            let images: Vec<Digest> = rm
+                .images
+                .iter()
+                .map(|layers| {
+                    let names: Vec<String> = layers.iter().map(|l| format!("layer {l}")).collect();
+                    s.image(repo, &names.iter().map(String::as_str).collect::<Vec<_>>())
+                })
+                .collect();
+            let indexes: Vec<Digest> = rm
+                .indexes
+                .iter()
+                .map(|children| {
+                    let picked: Vec<&Digest> = children
+                        .iter()
+                        .map(|c| &images[*c as usize % images.len()])
+                        .collect();
+                    s.index(repo, &picked)
+                })
+                .collect();
+            let all: Vec<Digest> = images.iter().chain(&indexes).cloned().collect();
+            let mut current = std::collections::BTreeMap::new();
+            for (tag, target) in &rm.tag_moves {
+                let d = &all[*target as usize % all.len()];
+                s.tag(repo, &format!("t{tag}"), d);
+                current.insert(*tag, d.clone());
+            }
+            let mut deleted = BTreeSet::new();
+            for victim in &rm.api_deleted {
+                let d = &all[*victim as usize % all.len()];
+                if !current.values().any(|c| c == d) {
+                    std::fs::remove_file(s.layout.revision_dir(repo, d).join("link")).unwrap();
+                    deleted.insert(d.clone());
+                }
+            }
+            let live: BTreeSet<Digest> = all
+                .iter()
+                .filter(|d| !deleted.contains(*d))
+                .cloned()
+                .collect();
+            keep.push(Keep {
+                all: live.iter().cloned().collect(),
+                tagged: current.into_values().collect(),
+                live,
+            });
+        }
+        for i in 0..m.orphans {
+            s.blob(format!("orphan {i}").as_bytes());
+        }
+        (s, keep)
+    }
+
+    /// Every blob manifest `d` needs: itself and what it references,
+    /// following child manifests that still have a revision.
+    fn closure(s: &Store, d: &Digest, live: &BTreeSet<Digest>, out: &mut BTreeSet<Digest>) {
+        if !out.insert(d.clone()) {
+            return;
+        }
+        let m = manifest::parse(&std::fs::read(s.layout.blob_data(d)).unwrap()).unwrap();
+        for r in m.references {
+            if live.contains(&r) {
+                closure(s, &r, live, out);
+            } else {
+                out.insert(r);
+            }
+        }
+    }
+
+    /// The files a plan's deletions cover, relative to `v2/`.
+    fn planned_files(
+        s: &Store,
+        p: &crate::plan::Plan,
+        before: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
+        let rel = |t: Target| {
+            s.layout
+                .display(&t.path(&s.layout))
+                .trim_start_matches("/docker/registry/v2/")
+                .to_string()
+        };
+        let mut prefixes: Vec<String> = p
+            .blobs
+            .iter()
+            .map(|b| format!("{}/", rel(Target::Blob(&b.digest))))
+            .collect();
+        for r in &p.repos {
+            for m in &r.manifests {
+                prefixes.push(format!(
+                    "{}/",
+                    rel(Target::Revision {
+                        repo: &r.name,
+                        digest: &m.digest
+                    })
+                ));
+                for tag in &m.tag_index {
+                    prefixes.push(format!(
+                        "{}/",
+                        rel(Target::TagIndexEntry {
+                            repo: &r.name,
+                            tag,
+                            digest: &m.digest
+                        })
+                    ));
+                }
+            }
+            for d in &r.layer_links {
+                prefixes.push(rel(Target::LayerLink {
+                    repo: &r.name,
+                    digest: d,
+                }));
+            }
+        }
+        before
+            .iter()
+            .filter(|f| {
+                prefixes
+                    .iter()
+                    .any(|p| f.starts_with(p.as_str()) || *f == p)
+            })
+            .cloned()
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn real_run_does_exactly_the_dry_run_and_keeps_what_is_reachable(m in model(), untagged in any::<bool>()) {
+            let (s, keep) = build(&m);
+            let before = s.files();
+            let dry = s.plan(untagged);
+            let expected = planned_files(&s, &dry, &before);
+            prop_assert_eq!(&s.files(), &before, "planning changes nothing");
+            sweep::apply(&s.layout, &dry).unwrap();
+            let after = s.files();
+            let gone: BTreeSet<String> = before.difference(&after).cloned().collect();
+            prop_assert_eq!(gone, expected);
+
+            let again = s.plan(untagged);
+            prop_assert_eq!((again.blobs.len(), again.manifest_count(), again.layer_link_count()), (0, 0, 0));
+
+            let mut needed = BTreeSet::new();
+            for k in &keep {
+                for d in if untagged { &k.tagged } else { &k.all } {
+                    closure(&s, d, &k.live, &mut needed);
+                }
+            }
+            for d in &needed {
+                prop_assert!(s.layout.blob_data(d).exists(), "swept {} which a kept manifest needs", d);
+            }
+        }
+    }
+}
