@@ -9,6 +9,7 @@ pub mod discover;
 pub mod error;
 pub mod fsutil;
 pub mod layout;
+pub mod lock;
 pub mod logging;
 pub mod manifest;
 pub mod mark;
