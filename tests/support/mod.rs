@@ -147,10 +147,11 @@ impl Store {
     }
 
     /// All regular files (and symlinks) under `root`, relative to it, `/`-separated, sorted.
+    /// (registry-gc's own `registry-gc.lock` in the root is left out.)
     pub fn files(&self) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         walk(&self.root, &self.root, &mut |rel, is_dir, _empty| {
-            if !is_dir {
+            if !is_dir && rel != "registry-gc.lock" {
                 out.insert(rel.to_string());
             }
         });
