@@ -24,6 +24,15 @@ pub struct Blob {
 /// path is an error (upstream would enumerate it and then fail or panic
 /// midway through a sweep); other stray files are ignored, as upstream does.
 pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
+    enumerate_with(layout, false).map(|(blobs, _)| blobs)
+}
+
+/// [`enumerate`]; with `keep_going`, a bad entry is left out (so it is never
+/// deleted) and returned among the faults instead of ending the listing.
+pub fn enumerate_with(
+    layout: &Layout,
+    keep_going: bool,
+) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {
     let root = layout.blobs();
     let algs = match list_sorted(&root) {
         Ok(Some(a)) => a,
@@ -35,112 +44,154 @@ pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
         }
         Err(f) => return Err(GcError::Enumerate(f)),
     };
+    let mut faults = Faults {
+        keep_going,
+        list: Vec::new(),
+    };
     let mut prefixes = Vec::new();
     for entry in &algs {
         let path = root.join(&entry.name);
         match (entry.kind, entry.name_str().and_then(Algorithm::from_name)) {
-            (Kind::Dir, Some(alg)) => {
-                for p in list_sorted(&path)
-                    .map_err(GcError::Enumerate)?
-                    .unwrap_or_default()
-                {
-                    prefixes.push((alg, path.join(&p.name), p));
-                }
+            (Kind::Dir, Some(alg)) => match list_sorted(&path) {
+                Ok(list) => prefixes.extend(
+                    list.unwrap_or_default()
+                        .into_iter()
+                        .map(|p| (alg, path.join(&p.name), p)),
+                ),
+                Err(f) => faults.note(f)?,
+            },
+            (Kind::Dir, None) => {
+                faults.check(refuse_data_files(&path, "unsupported digest algorithm"))?
             }
-            (Kind::Dir, None) => refuse_data_files(&path, "unsupported digest algorithm")?,
-            (Kind::Symlink, _) => return Err(GcError::Enumerate(symlink_fault(&path))),
+            (Kind::Symlink, _) => faults.note(symlink_fault(&path))?,
             _ => {}
         }
     }
-    let per_prefix: Vec<Vec<Blob>> = prefixes
+    let per_prefix: Vec<(Vec<Blob>, Vec<Fault>)> = prefixes
         .par_iter()
         .map(|(alg, path, entry)| {
-            let canonical = entry.kind == Kind::Dir
-                && entry.name_str().is_some_and(|n| {
-                    n.len() == 2
-                        && n.bytes()
-                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-                });
-            match entry.kind {
-                Kind::Symlink => Err(GcError::Enumerate(symlink_fault(path))),
-                Kind::Dir if canonical => prefix_blobs(*alg, path),
+            let mut faults = Faults {
+                keep_going,
+                list: Vec::new(),
+            };
+            let hex_pair = |n: &str| {
+                n.len() == 2
+                    && n.bytes()
+                        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+            };
+            let blobs = match entry.kind {
+                Kind::Symlink => faults.note(symlink_fault(path)).map(|_| Vec::new())?,
+                Kind::Dir if entry.name_str().is_some_and(hex_pair) => {
+                    prefix_blobs(*alg, path, &mut faults)?
+                }
                 Kind::Dir => {
-                    refuse_data_files(
+                    let outside = refuse_data_files(
                         path,
                         "blob directory outside a two-character prefix directory",
-                    )?;
-                    Ok(Vec::new())
+                    );
+                    faults.check(outside).map(|_| Vec::new())?
                 }
-                _ => Ok(Vec::new()),
-            }
+                _ => Vec::new(),
+            };
+            Ok((blobs, faults.list))
         })
-        .collect::<Result<_, _>>()?;
-    let mut blobs: Vec<Blob> = per_prefix.into_iter().flatten().collect();
+        .collect::<Result<_, GcError>>()?;
+    let mut blobs = Vec::new();
+    for (b, f) in per_prefix {
+        blobs.extend(b);
+        faults.list.extend(f);
+    }
     blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
-    Ok(blobs)
+    Ok((blobs, faults.list))
 }
 
-fn prefix_blobs(alg: Algorithm, prefix: &Path) -> Result<Vec<Blob>, GcError> {
+/// Faults met while listing: an error, or (with `keep_going`) a list.
+struct Faults {
+    keep_going: bool,
+    list: Vec<Fault>,
+}
+
+impl Faults {
+    fn note(&mut self, fault: Fault) -> Result<(), GcError> {
+        if self.keep_going {
+            self.list.push(fault);
+            Ok(())
+        } else {
+            Err(GcError::Enumerate(fault))
+        }
+    }
+
+    fn check(&mut self, result: Result<(), Fault>) -> Result<(), GcError> {
+        result.or_else(|f| self.note(f))
+    }
+}
+
+fn prefix_blobs(alg: Algorithm, prefix: &Path, faults: &mut Faults) -> Result<Vec<Blob>, GcError> {
     let hh = prefix
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let mut out = Vec::new();
-    for entry in list_sorted(prefix)
-        .map_err(GcError::Enumerate)?
-        .unwrap_or_default()
-    {
+    let entries = match list_sorted(prefix) {
+        Ok(e) => e.unwrap_or_default(),
+        Err(f) => return faults.note(f).map(|_| out),
+    };
+    for entry in entries {
         let dir = prefix.join(&entry.name);
         match entry.kind {
             Kind::Dir => {}
-            Kind::Symlink => return Err(GcError::Enumerate(symlink_fault(&dir))),
+            Kind::Symlink => {
+                faults.note(symlink_fault(&dir))?;
+                continue;
+            }
             _ => continue,
         }
-        let data = dir.join("data");
-        let meta = match std::fs::symlink_metadata(&data) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(GcError::Enumerate(Fault::io("stat", &data, &e))),
-        };
-        if !meta.is_file() {
-            let what = if meta.file_type().is_symlink() {
-                "symbolic link"
-            } else {
-                "not a regular file"
-            };
-            return Err(GcError::Enumerate(Fault::new(
-                format!("blob data is a {what}"),
-                &data,
-            )));
+        match blob_in(alg, hh, &dir, entry.name_str().unwrap_or_default()) {
+            Ok(Some(blob)) => out.push(blob),
+            Ok(None) => {}
+            Err(f) => faults.note(f)?,
         }
-        let hex = entry.name_str().unwrap_or_default();
-        let digest = Digest::from_hex(alg, hex)
-            .map_err(|e| GcError::Enumerate(Fault::new(e.to_string(), &dir)))?;
-        if !hex.starts_with(hh) {
-            return Err(GcError::Enumerate(Fault::new(
-                "blob directory is not under its two-character prefix",
-                &dir,
-            )));
-        }
-        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        out.push(Blob {
-            digest,
-            size: meta.len(),
-            modified,
-        });
     }
     Ok(out)
 }
 
+/// The blob in directory `dir` (named `hex`, under prefix `hh`), if it has `data`.
+fn blob_in(alg: Algorithm, hh: &str, dir: &Path, hex: &str) -> Result<Option<Blob>, Fault> {
+    let data = dir.join("data");
+    let meta = match std::fs::symlink_metadata(&data) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Fault::io("stat", &data, &e)),
+    };
+    if !meta.is_file() {
+        let what = if meta.file_type().is_symlink() {
+            "symbolic link"
+        } else {
+            "not a regular file"
+        };
+        return Err(Fault::new(format!("blob data is a {what}"), &data));
+    }
+    let digest = Digest::from_hex(alg, hex).map_err(|e| Fault::new(e.to_string(), dir))?;
+    if !hex.starts_with(hh) {
+        return Err(Fault::new(
+            "blob directory is not under its two-character prefix",
+            dir,
+        ));
+    }
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(Some(Blob {
+        digest,
+        size: meta.len(),
+        modified,
+    }))
+}
+
 /// Fails if a file named `data` lies anywhere below `dir` (not following links).
-fn refuse_data_files(dir: &Path, message: &str) -> Result<(), GcError> {
+fn refuse_data_files(dir: &Path, message: &str) -> Result<(), Fault> {
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
-        let entry = entry.map_err(|e| {
-            let path = e.path().unwrap_or(dir).to_path_buf();
-            GcError::Enumerate(Fault::new(format!("list: {e}"), &path))
-        })?;
+        let entry = entry.map_err(|e| Fault::new(format!("list: {e}"), e.path().unwrap_or(dir)))?;
         if entry.file_name() == "data" && !entry.file_type().is_dir() {
-            return Err(GcError::Enumerate(Fault::new(message, entry.path())));
+            return Err(Fault::new(message, entry.path()));
         }
     }
     Ok(())

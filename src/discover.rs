@@ -12,6 +12,8 @@ use std::path::Path;
 pub struct Repository {
     /// Path under `repositories/`, e.g. `team/app/api`.
     pub name: String,
+    /// Why the name is not a valid repository name (only with `keep_going`).
+    pub invalid: Option<String>,
 }
 
 /// Walks `repositories/` depth-first, entries sorted bytewise. A directory
@@ -20,18 +22,24 @@ pub struct Repository {
 /// `_`-prefixed entries are skipped; files never end the walk; nested
 /// repositories are found. Subdirectories are walked in parallel.
 pub fn discover(layout: &Layout) -> Result<Vec<Repository>, GcError> {
+    discover_with(layout, false)
+}
+
+/// [`discover`]; with `keep_going`, a repository with an invalid name is
+/// returned with `invalid` set instead of ending the walk.
+pub fn discover_with(layout: &Layout, keep_going: bool) -> Result<Vec<Repository>, GcError> {
     let root = layout.repositories();
     match list_sorted(&root) {
         Ok(None) => Err(GcError::Mark(Fault::new(
             "Path not found: /docker/registry/v2/repositories",
             &root,
         ))),
-        Ok(Some(_)) => walk(&root, "").map_err(GcError::Mark),
+        Ok(Some(_)) => walk(&root, "", keep_going).map_err(GcError::Mark),
         Err(f) => Err(GcError::Mark(f)),
     }
 }
 
-fn walk(dir: &Path, rel: &str) -> Result<Vec<Repository>, Fault> {
+fn walk(dir: &Path, rel: &str, keep_going: bool) -> Result<Vec<Repository>, Fault> {
     let entries = list_sorted(dir)?.unwrap_or_default();
     let first_marker = entries
         .iter()
@@ -45,11 +53,19 @@ fn walk(dir: &Path, rel: &str) -> Result<Vec<Repository>, Fault> {
                 if entry.kind == Kind::Symlink {
                     return Err(symlink_fault(&path));
                 }
-                validate_name(rel).map_err(|e| {
-                    Fault::new(format!("failed to parse repo name {rel}: {e}"), dir)
-                })?;
+                let invalid = match validate_name(rel) {
+                    Ok(()) => None,
+                    Err(e) if keep_going => Some(format!("failed to parse repo name {rel}: {e}")),
+                    Err(e) => {
+                        return Err(Fault::new(
+                            format!("failed to parse repo name {rel}: {e}"),
+                            dir,
+                        ))
+                    }
+                };
                 return Ok(vec![Repository {
                     name: rel.to_string(),
+                    invalid,
                 }]);
             }
             if entry.name.as_encoded_bytes().starts_with(b"_") {
@@ -63,7 +79,7 @@ fn walk(dir: &Path, rel: &str) -> Result<Vec<Repository>, Fault> {
                     } else {
                         format!("{rel}/{name}")
                     };
-                    walk(&path, &child)
+                    walk(&path, &child, keep_going)
                 }
                 Kind::Symlink => Err(symlink_fault(&path)),
                 Kind::File | Kind::Other => Ok(Vec::new()),

@@ -45,6 +45,9 @@ pub enum GcError {
     /// A deletion failed; what was deleted before it stays deleted.
     #[error("failed to delete {what}: {fault}")]
     Delete { what: String, fault: Fault },
+    /// SIGINT or SIGTERM stopped the sweep between two deletions.
+    #[error("interrupted by a signal")]
+    Interrupted,
 }
 
 /// An OS error's text as Go prints it (`no such file or directory`).

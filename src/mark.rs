@@ -3,6 +3,7 @@
 
 use crate::blobs::Blob;
 use crate::digest::{Algorithm, Digest};
+use crate::discover::Repository;
 use crate::error::{Fault, GcError};
 use crate::fsutil::{list_sorted, read_optional, symlink_fault, Kind};
 use crate::layout::Layout;
@@ -10,6 +11,7 @@ use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::SystemTime;
 
 /// A marked root manifest and what it reached first, in depth-first order.
 #[derive(Clone, Debug)]
@@ -20,12 +22,33 @@ pub struct Root {
     pub reached: Vec<Digest>,
 }
 
+/// What the mark phase is asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct MarkOptions {
+    /// `-m`: roots are only the manifests a tag's `current/link` names.
+    pub delete_untagged: bool,
+    /// With `-m`: an untagged revision whose link was written at or after
+    /// this time is kept (and marked), as it may be a push about to be tagged.
+    pub young_after: Option<SystemTime>,
+    /// A repository that cannot be read is protected instead of aborting.
+    pub keep_going: bool,
+}
+
 /// Everything the mark phase learnt about one repository.
 #[derive(Debug, Default)]
 pub struct RepoMark {
     pub name: String,
     /// Roots in revision walk order.
     pub roots: Vec<Root>,
+    /// Revisions whose link parses and whose blob exists.
+    pub live: Vec<Digest>,
+    /// With `-m` and a grace period: untagged revisions kept because young.
+    pub kept_young: Vec<Digest>,
+    /// With `--keep-going`: why this repository could not be read; then
+    /// `protected` holds every digest it might reference.
+    pub fault: Option<Fault>,
+    /// Digests kept because the repository is broken.
+    pub protected: Vec<Digest>,
     /// With `-m`: revisions no tag of this repository reaches, sorted.
     pub untagged: Vec<Digest>,
     /// With `-m`: every tag name, sorted.
@@ -51,31 +74,71 @@ pub fn mark_all(
     blobs: &[Blob],
     delete_untagged: bool,
 ) -> Result<Vec<RepoMark>, GcError> {
+    let options = MarkOptions {
+        delete_untagged,
+        ..MarkOptions::default()
+    };
+    let repos: Vec<Repository> = repos
+        .iter()
+        .map(|name| Repository {
+            name: name.clone(),
+            invalid: None,
+        })
+        .collect();
+    mark_all_with(layout, &repos, blobs, &options)
+}
+
+/// [`mark_all`] with every option. With `keep_going`, a repository that
+/// cannot be read comes back with its `fault` set and everything it might
+/// reference in `protected`.
+pub fn mark_all_with(
+    layout: &Layout,
+    repos: &[Repository],
+    blobs: &[Blob],
+    options: &MarkOptions,
+) -> Result<Vec<RepoMark>, GcError> {
     repos
         .par_iter()
-        .map(|name| mark_repository(layout, name, blobs, delete_untagged).map_err(GcError::Mark))
+        .map(|repo| (repo.name.as_str(), repo.invalid.as_ref()))
+        .map(|(name, invalid)| {
+            match invalid {
+                Some(why) => Err(Fault::new(why.clone(), &layout.repository(name))),
+                None => mark_repository(layout, name, blobs, options),
+            }
+            .or_else(|fault| match options.keep_going {
+                true => Ok(protect_repository(layout, name, fault)),
+                false => Err(fault),
+            })
+            .map_err(GcError::Mark)
+        })
         .collect()
 }
 
 /// Marks one repository. Without `-m` every revision whose blob exists is
-/// a root; with it only those a tag's `current/link` names.
+/// a root; with it only those a tag's `current/link` names (and, with a
+/// grace period, untagged ones written recently).
 pub fn mark_repository(
     layout: &Layout,
     name: &str,
     blobs: &[Blob],
-    delete_untagged: bool,
+    options: &MarkOptions,
 ) -> Result<RepoMark, Fault> {
-    let revisions = read_revisions(layout, name, blobs)?;
+    let young_after = options.young_after.filter(|_| options.delete_untagged);
+    let (revisions, young) = read_revisions(layout, name, blobs, young_after)?;
     let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
-    let tags = if delete_untagged {
+    let tags = if options.delete_untagged {
         read_tags(layout, name)?
     } else {
         Tags::default()
     };
-    let roots: Vec<Digest> = if delete_untagged {
+    let kept_young: Vec<Digest> = young
+        .into_iter()
+        .filter(|d| !tags.current.contains(d))
+        .collect();
+    let roots: Vec<Digest> = if options.delete_untagged {
         revisions
             .iter()
-            .filter(|d| tags.current.contains(*d))
+            .filter(|d| tags.current.contains(*d) || kept_young.contains(d))
             .cloned()
             .collect()
     } else {
@@ -83,10 +146,11 @@ pub fn mark_repository(
     };
     let manifests = load_reachable(layout, &roots, &revision_set, blobs)?;
     let (roots, seen) = walk_roots(&roots, &revision_set, &manifests);
-    let mut untagged: Vec<Digest> = if delete_untagged {
+    let mut untagged: Vec<Digest> = if options.delete_untagged {
         revisions
-            .into_iter()
-            .filter(|d| !seen.contains(d))
+            .iter()
+            .filter(|d| !seen.contains(*d))
+            .cloned()
             .collect()
     } else {
         Vec::new()
@@ -95,6 +159,10 @@ pub fn mark_repository(
     Ok(RepoMark {
         name: name.to_string(),
         roots,
+        live: revisions,
+        kept_young,
+        fault: None,
+        protected: Vec::new(),
         untagged,
         tags: tags.names,
         tag_index: tags.index,
@@ -102,33 +170,94 @@ pub fn mark_repository(
     })
 }
 
-/// Revision digests whose link parses and whose blob exists, in walk order.
-fn read_revisions(layout: &Layout, repo: &str, blobs: &[Blob]) -> Result<Vec<Digest>, Fault> {
+/// What a broken repository might reference: every `_layers` link, every
+/// revision directory's digest, and what its readable manifests reference.
+/// Nothing of it is swept and none of its manifests is deleted.
+pub fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> RepoMark {
+    let mut protected: Vec<Digest> = digest_dirs(&layout.layers(name)).unwrap_or_default();
+    let revisions = digest_dirs(&layout.revisions(name)).unwrap_or_default();
+    for d in &revisions {
+        if let Ok(bytes) = std::fs::read(layout.blob_data(d)) {
+            protected.extend(
+                manifest::parse(&bytes)
+                    .map(|m| m.references)
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    protected.extend(revisions);
+    protected.sort();
+    protected.dedup();
+    RepoMark {
+        name: name.to_string(),
+        fault: Some(fault),
+        protected,
+        ..RepoMark::default()
+    }
+}
+
+/// Revision digests whose link parses and whose blob exists, in walk order,
+/// and (when `young_after` is set) those whose link was written since then.
+fn read_revisions(
+    layout: &Layout,
+    repo: &str,
+    blobs: &[Blob],
+    young_after: Option<SystemTime>,
+) -> Result<(Vec<Digest>, Vec<Digest>), Fault> {
     let dirs = revision_dirs(&layout.revisions(repo))?;
-    let found: Vec<Option<Digest>> = dirs
+    let found: Vec<Option<(Digest, bool)>> = dirs
         .par_iter()
         .map(|dir| {
             let link = dir.join("link");
-            let Some(bytes) = read_optional(&link)? else {
+            let Some((bytes, modified)) = read_link(&link, young_after.is_some())? else {
                 return Ok(None);
             };
             let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
             if layout.revision_dir(repo, &d) != *dir && !canonical_link_names(layout, repo, &d)? {
                 return Ok(None);
             }
-            Ok(find_blob(blobs, &d).map(|_| d))
+            let young = matches!((young_after, modified), (Some(after), Some(m)) if m >= after);
+            Ok(find_blob(blobs, &d).map(|_| (d, young)))
         })
         .collect::<Result<_, Fault>>()?;
     let mut seen = HashSet::new();
-    Ok(found
-        .into_iter()
-        .flatten()
-        .filter(|d| seen.insert(d.clone()))
-        .collect())
+    let (mut live, mut young) = (Vec::new(), Vec::new());
+    for (d, is_young) in found.into_iter().flatten() {
+        if seen.insert(d.clone()) {
+            if is_young {
+                young.push(d.clone());
+            }
+            live.push(d);
+        }
+    }
+    Ok((live, young))
+}
+
+/// Reads a link file and, if asked, its modification time (one open, one
+/// fstat); `None` if it does not exist.
+fn read_link(
+    path: &Path,
+    with_mtime: bool,
+) -> Result<Option<(Vec<u8>, Option<SystemTime>)>, Fault> {
+    if !with_mtime {
+        return Ok(read_optional(path)?.map(|b| (b, None)));
+    }
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Fault::io("open", path, &e)),
+    };
+    let modified = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_err(|e| Fault::io("stat", path, &e))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Fault::io("read", path, &e))?;
+    Ok(Some((bytes, Some(modified))))
 }
 
 /// `revisions/<alg>/<hex>/` directories, sorted.
-fn revision_dirs(revisions: &Path) -> Result<Vec<std::path::PathBuf>, Fault> {
+pub(crate) fn revision_dirs(revisions: &Path) -> Result<Vec<std::path::PathBuf>, Fault> {
     let mut dirs = Vec::new();
     for alg in list_sorted(revisions)?.unwrap_or_default() {
         let alg_path = revisions.join(&alg.name);
@@ -157,13 +286,13 @@ fn canonical_link_names(layout: &Layout, repo: &str, d: &Digest) -> Result<bool,
 
 /// The tags of one repository, each `current/link` and `index/` read once.
 #[derive(Default)]
-struct Tags {
-    names: Vec<String>,
-    current: HashSet<Digest>,
-    index: HashMap<Digest, Vec<String>>,
+pub(crate) struct Tags {
+    pub(crate) names: Vec<String>,
+    pub(crate) current: HashSet<Digest>,
+    pub(crate) index: HashMap<Digest, Vec<String>>,
 }
 
-fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
+pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
     let dir = layout.tags(repo);
     let mut names = Vec::new();
     for entry in list_sorted(&dir)?.unwrap_or_default() {

@@ -3,18 +3,25 @@
 use crate::blobs::{self, Blob};
 use crate::digest::Digest;
 use crate::discover;
-use crate::error::GcError;
+use crate::error::{Fault, GcError};
 use crate::fsutil::read_optional;
 use crate::layout::Layout;
-use crate::mark::{self, find_blob, Root};
+use crate::mark::{self, find_blob, MarkOptions, Root};
 use rayon::prelude::*;
 use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
 
 /// What the run was asked to do.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     /// `-m`: delete manifests no tag of their repository reaches.
     pub delete_untagged: bool,
+    /// Keep blobs (and, with `-m`, untagged manifests) written less than
+    /// this long before the run started.
+    pub grace_period: Option<Duration>,
+    /// List unreadable files and protect what they might reference,
+    /// instead of aborting.
+    pub keep_going: bool,
 }
 
 /// An untagged manifest to delete from one repository.
@@ -37,6 +44,8 @@ pub struct RepoPlan {
     pub manifests: Vec<ManifestDeletion>,
     /// `_layers` links whose blob is gone after the sweep, sorted.
     pub layer_links: Vec<Digest>,
+    /// Revisions read during the mark (the re-check looks for others).
+    pub live: HashSet<Digest>,
 }
 
 /// Everything a run will delete, computed before anything is deleted.
@@ -49,6 +58,14 @@ pub struct Plan {
     pub marked: usize,
     /// Blobs to delete, sorted by digest.
     pub blobs: Vec<Blob>,
+    /// When planning started.
+    pub started: SystemTime,
+    /// Unmarked blobs kept because they are younger than the grace period.
+    pub young_blobs: Vec<Blob>,
+    /// Untagged manifests kept because they are younger than the grace period.
+    pub young_manifests: usize,
+    /// With `--keep-going`: the files that could not be read.
+    pub faults: Vec<Fault>,
 }
 
 impl Plan {
@@ -70,10 +87,22 @@ impl Plan {
 
 /// Marks, enumerates and decides. Reads the store; changes nothing.
 pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
-    let (repos, present) = rayon::join(|| discover::discover(layout), || blobs::enumerate(layout));
-    let repos: Vec<String> = repos?.into_iter().map(|r| r.name).collect();
-    let present = present?;
-    let marks = mark::mark_all(layout, &repos, &present, options.delete_untagged)?;
+    let started = SystemTime::now();
+    let young_after = options
+        .grace_period
+        .map(|g| started.checked_sub(g).unwrap_or(SystemTime::UNIX_EPOCH));
+    let (repos, present) = rayon::join(
+        || discover::discover_with(layout, options.keep_going),
+        || blobs::enumerate_with(layout, options.keep_going),
+    );
+    let repos = repos?;
+    let (present, mut faults) = present?;
+    let mark_options = MarkOptions {
+        delete_untagged: options.delete_untagged,
+        young_after,
+        keep_going: options.keep_going,
+    };
+    let marks = mark::mark_all_with(layout, &repos, &present, &mark_options)?;
 
     let mut marked: HashSet<Digest> = HashSet::new();
     for m in &marks {
@@ -81,14 +110,20 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
             marked.insert(root.digest.clone());
             marked.extend(root.reached.iter().cloned());
         }
+        marked.extend(m.protected.iter().cloned());
     }
-    let doomed: Vec<Blob> = present
+    let is_young = |b: &Blob| young_after.is_some_and(|after| b.modified >= after);
+    let (young_blobs, doomed): (Vec<Blob>, Vec<Blob>) = present
         .iter()
         .filter(|b| !marked.contains(&b.digest))
         .cloned()
-        .collect();
-    let gone = |d: &Digest| !marked.contains(d) || find_blob(&present, d).is_none();
+        .partition(is_young);
+    let young: HashSet<&Digest> = young_blobs.iter().map(|b| &b.digest).collect();
+    let gone = |d: &Digest| {
+        !young.contains(d) && (!marked.contains(d) || find_blob(&present, d).is_none())
+    };
 
+    let young_manifests = marks.iter().map(|m| m.kept_young.len()).sum();
     let repo_plans: Vec<RepoPlan> = marks
         .into_par_iter()
         .map(|m| {
@@ -107,13 +142,21 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
                     tag_index: m.tag_index.get(d).cloned().unwrap_or_default(),
                 })
                 .collect();
-            RepoPlan {
+            let plan = RepoPlan {
                 name: m.name,
                 roots: m.roots,
                 tags: m.tags,
                 manifests,
                 layer_links,
-            }
+                live: m.live.into_iter().collect(),
+            };
+            (plan, m.fault)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(plan, fault)| {
+            faults.extend(fault);
+            plan
         })
         .collect();
     Ok(Plan {
@@ -121,6 +164,10 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         repos: repo_plans,
         marked: marked.len(),
         blobs: doomed,
+        started,
+        young_blobs,
+        young_manifests,
+        faults,
     })
 }
 
@@ -183,7 +230,8 @@ mod tests {
             2,
             "old's config and layer links dangle after the sweep"
         );
-        let applied = sweep::apply(&s.layout, &p).unwrap();
+        let (applied, result) = sweep::apply(&s.layout, &p);
+        result.unwrap();
         assert_eq!(
             (
                 applied.manifests,

@@ -8,7 +8,8 @@ use std::io::{self, Write};
 /// Writes the plan as upstream's lines: each repository with its
 /// `marking` lines (a blob only the first time it is marked in walk
 /// order), the `-m` eligible manifests, a blank line, the summary, the
-/// eligible blobs sorted by digest and the layer links to delete.
+/// eligible blobs sorted by digest and the layer links to delete. With a
+/// grace period, a line after the summary counts what it kept.
 pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     let mut printed = HashSet::new();
     for repo in &plan.repos {
@@ -42,6 +43,15 @@ pub fn write_text(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         plan.blobs.len(),
         plan.manifest_count()
     )?;
+    if let Some(grace) = plan.options.grace_period {
+        writeln!(
+            out,
+            "{} blobs and {} manifests kept because younger than the grace period ({})",
+            plan.young_blobs.len(),
+            plan.young_manifests,
+            humantime::format_duration(grace)
+        )?;
+    }
     for b in &plan.blobs {
         writeln!(out, "blob eligible for deletion: {}", b.digest)?;
     }

@@ -1,9 +1,11 @@
 //! Applies a plan: manifests, then blobs, then layer links, then the
 //! directories those deletions emptied. Work runs in parallel batches and
-//! is logged in plan order.
+//! is logged in plan order. Any prefix of this order leaves a store in
+//! which every kept image is whole, and a rerun finishes the job.
 
 use crate::delete::{remove, Target};
 use crate::error::{Fault, GcError};
+use crate::interrupt;
 use crate::layout::Layout;
 use crate::plan::Plan;
 use rayon::prelude::*;
@@ -11,6 +13,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const BATCH: usize = 1024;
+
+/// Test hook: abort the process after this many deletions, to check that
+/// a crash at any point loses nothing (see `tests/crash.rs`).
+pub const CRASH_AFTER_ENV: &str = "RGC_TEST_CRASH_AFTER";
 
 /// What a real run deleted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -22,14 +28,76 @@ pub struct Applied {
     pub layer_links: u64,
 }
 
-/// Deletes everything in `plan`. Stops at the first failing batch; what was
-/// deleted before stays deleted, and the error says what failed.
-pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
-    let manifests = AtomicU64::new(0);
-    let tag_refs = AtomicU64::new(0);
-    let blobs = AtomicU64::new(0);
-    let bytes = AtomicU64::new(0);
-    let links = AtomicU64::new(0);
+/// Counts deletions, stops on a signal, and hosts the crash hook.
+struct Sweeper<'a> {
+    layout: &'a Layout,
+    done: AtomicU64,
+    crash_after: Option<u64>,
+}
+
+impl Sweeper<'_> {
+    /// Deletes one target unless a stop was asked for.
+    fn remove(&self, target: Target<'_>) -> Result<bool, Fault> {
+        if interrupt::requested() {
+            return Ok(false);
+        }
+        let removed = remove(self.layout, target)?;
+        if removed {
+            let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+            if self.crash_after == Some(n) {
+                std::process::abort();
+            }
+        }
+        Ok(removed)
+    }
+
+    /// A log line naming a target's path as upstream prints it.
+    fn line(&self, what: &str, target: Target<'_>) -> String {
+        format!("{what}: {}", self.layout.display(&target.path(self.layout)))
+    }
+}
+
+/// Deletes everything in `plan`. Returns what was deleted and how the sweep
+/// ended: it stops at the first failing batch, or between two deletions on
+/// SIGINT/SIGTERM; what was deleted before stays deleted.
+pub fn apply(layout: &Layout, plan: &Plan) -> (Applied, Result<(), GcError>) {
+    let crash_after = std::env::var(CRASH_AFTER_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let sweeper = Sweeper {
+        layout,
+        done: AtomicU64::new(0),
+        crash_after,
+    };
+    let counters: [AtomicU64; 5] = Default::default();
+    let [manifests, tag_refs, blobs, bytes, links] = &counters;
+    let result = sweep(&sweeper, plan, [manifests, tag_refs, blobs, bytes, links]);
+    let [manifests, tag_references, blobs, blob_bytes, layer_links] =
+        counters.map(AtomicU64::into_inner);
+    let result = result.and_then(|_| {
+        if interrupt::requested() {
+            Err(GcError::Interrupted)
+        } else {
+            Ok(())
+        }
+    });
+    (
+        Applied {
+            manifests,
+            tag_references,
+            blobs,
+            blob_bytes,
+            layer_links,
+        },
+        result,
+    )
+}
+
+fn sweep(
+    s: &Sweeper<'_>,
+    plan: &Plan,
+    [manifests, tag_refs, blobs, bytes, links]: [&AtomicU64; 5],
+) -> Result<(), GcError> {
     let failed = |what: String| {
         move |fault: Fault| GcError::Delete {
             what: what.clone(),
@@ -51,39 +119,33 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
                 tag,
                 digest: &m.digest,
             };
-            if remove(layout, target).map_err(&fail)? {
+            if s.remove(target).map_err(&fail)? {
                 tag_refs.fetch_add(1, Ordering::Relaxed);
-                lines.push(format!(
-                    "deleting manifest tag reference: {}",
-                    layout.display(&target.path(layout))
-                ));
+                lines.push(s.line("deleting manifest tag reference", target));
             }
         }
         let target = Target::Revision {
             repo,
             digest: &m.digest,
         };
-        if remove(layout, target).map_err(&fail)? {
+        if s.remove(target).map_err(&fail)? {
             manifests.fetch_add(1, Ordering::Relaxed);
-            lines.push(format!(
-                "deleting manifest: {}",
-                layout.display(&target.path(layout))
-            ));
+            lines.push(s.line("deleting manifest", target));
         }
         Ok(lines)
     })?;
 
     in_batches(&plan.blobs, |b| {
         let target = Target::Blob(&b.digest);
-        if !remove(layout, target).map_err(failed(format!("blob {}", b.digest)))? {
+        if !s
+            .remove(target)
+            .map_err(failed(format!("blob {}", b.digest)))?
+        {
             return Ok(Vec::new());
         }
         blobs.fetch_add(1, Ordering::Relaxed);
         bytes.fetch_add(b.size, Ordering::Relaxed);
-        Ok(vec![format!(
-            "Deleting blob: {}",
-            layout.display(&target.path(layout))
-        )])
+        Ok(vec![s.line("Deleting blob", target)])
     })?;
     let prefixes: BTreeMap<String, _> = plan
         .blobs
@@ -97,7 +159,7 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
         .collect();
     prefixes
         .par_iter()
-        .try_for_each(|(_, d)| remove(layout, Target::EmptyBlobPrefix(d)).map(drop))
+        .try_for_each(|(_, d)| s.remove(Target::EmptyBlobPrefix(d)).map(drop))
         .map_err(failed("empty blob prefix directory".into()))?;
 
     let link_jobs: Vec<_> = plan
@@ -108,33 +170,27 @@ pub fn apply(layout: &Layout, plan: &Plan) -> Result<Applied, GcError> {
     in_batches(&link_jobs, |(repo, digest)| {
         let fail = failed(format!("layer link {digest} of repo {repo}"));
         let target = Target::LayerLink { repo, digest };
-        if !remove(layout, target).map_err(&fail)? {
+        if !s.remove(target).map_err(&fail)? {
             return Ok(Vec::new());
         }
         links.fetch_add(1, Ordering::Relaxed);
-        remove(layout, Target::EmptyLayerDir { repo, digest }).map_err(&fail)?;
-        Ok(vec![format!(
-            "Deleting layer link path: {}",
-            layout.display(&target.path(layout))
-        )])
-    })?;
-
-    Ok(Applied {
-        manifests: manifests.into_inner(),
-        tag_references: tag_refs.into_inner(),
-        blobs: blobs.into_inner(),
-        blob_bytes: bytes.into_inner(),
-        layer_links: links.into_inner(),
+        s.remove(Target::EmptyLayerDir { repo, digest })
+            .map_err(&fail)?;
+        Ok(vec![s.line("Deleting layer link path", target)])
     })
 }
 
 /// Runs `work` over `items` in parallel batches, logging each item's lines
-/// in item order; stops after the first batch with a failure.
+/// in item order; stops after the first batch with a failure, or when a
+/// stop was asked for.
 fn in_batches<T: Sync>(
     items: &[T],
     work: impl Fn(&T) -> Result<Vec<String>, GcError> + Sync,
 ) -> Result<(), GcError> {
     for chunk in items.chunks(BATCH) {
+        if interrupt::requested() {
+            return Ok(());
+        }
         let results: Vec<Result<Vec<String>, GcError>> = chunk.par_iter().map(&work).collect();
         let mut first_error = None;
         for result in results {

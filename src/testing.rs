@@ -81,7 +81,14 @@ impl Store {
     }
 
     pub fn plan(&self, delete_untagged: bool) -> Plan {
-        plan(&self.layout, Options { delete_untagged }).unwrap()
+        plan(
+            &self.layout,
+            Options {
+                delete_untagged,
+                ..Options::default()
+            },
+        )
+        .unwrap()
     }
 
     /// Every file below the store, relative to `v2/`.
@@ -294,7 +301,7 @@ mod properties {
             let dry = s.plan(untagged);
             let expected = planned_files(&s, &dry, &before);
             prop_assert_eq!(&s.files(), &before, "planning changes nothing");
-            sweep::apply(&s.layout, &dry).unwrap();
+            sweep::apply(&s.layout, &dry).1.unwrap();
             let after = s.files();
             let gone: BTreeSet<String> = before.difference(&after).cloned().collect();
             prop_assert_eq!(gone, expected);

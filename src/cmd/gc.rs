@@ -3,12 +3,16 @@
 use registry_gc::error::GcError;
 use registry_gc::layout::Layout;
 use registry_gc::lock::StoreLock;
-use registry_gc::{plan, report, sweep};
+use registry_gc::sweep::Applied;
+use registry_gc::{interrupt, plan, recheck, report, sweep};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const USAGE: &str = "registry-gc garbage-collect [OPTIONS] [CONFIG]";
+/// Exit code after SIGINT/SIGTERM stopped the sweep (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
 
 /// Flags of `garbage-collect`; booleans also take `=true`/`=false` as Go's pflag does.
 #[derive(clap::Args)]
@@ -22,6 +26,14 @@ pub struct Args {
     /// silence output
     #[arg(short = 'q', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
     quiet: bool,
+    /// keep blobs, and with -m untagged manifests, written less than this long
+    /// ago (e.g. 30m, 1h, 2d); recommended when the registry is running
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    grace_period: Option<Duration>,
+    /// list unreadable files instead of aborting, and keep everything they
+    /// might reference; exits 1 at the end if anything was unreadable
+    #[arg(long)]
+    keep_going: bool,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
@@ -38,35 +50,45 @@ pub fn run(args: &Args) -> ExitCode {
     } else {
         match StoreLock::acquire(layout.root()) {
             Ok(l) => Some(l),
-            Err(f) => {
-                eprintln!("failed to garbage collect: {f}");
-                return ExitCode::FAILURE;
-            }
+            Err(f) => return fail(&f.to_string()),
         }
     };
+    interrupt::install();
     let options = plan::Options {
         delete_untagged: args.delete_untagged,
+        grace_period: args.grace_period.filter(|g| !g.is_zero()),
+        keep_going: args.keep_going,
     };
-    let plan = match plan::plan(&layout, options) {
+    let mut plan = match plan::plan(&layout, options) {
         Ok(p) => p,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e.to_string()),
     };
     if !args.quiet {
         let mut out = BufWriter::new(io::stdout().lock());
         if let Err(e) = report::write_text(&plan, &mut out).and_then(|_| out.flush()) {
             if e.kind() != io::ErrorKind::BrokenPipe {
-                eprintln!("failed to write output: {e}");
-                return ExitCode::FAILURE;
+                return fail(&format!("failed to write output: {e}"));
             }
         }
     }
-    if args.dry_run {
-        return ExitCode::SUCCESS;
+    for fault in &plan.faults {
+        tracing::error!("unreadable, everything it might reference is kept: {fault}");
     }
-    let applied = match sweep::apply(&layout, &plan) {
-        Ok(a) => a,
-        Err(e) => return fail(&e),
-    };
+    if args.dry_run {
+        return broken_files_exit(&plan);
+    }
+    match recheck::recheck(&layout, &mut plan) {
+        Ok(r) if r.roots > 0 => tracing::info!(
+            "re-check: {} manifests written during the run keep {} blobs, {} manifests and {} layer links",
+            r.roots,
+            r.blobs,
+            r.manifests,
+            r.layer_links
+        ),
+        Ok(_) => {}
+        Err(e) => return fail(&e.to_string()),
+    }
+    let (applied, result) = sweep::apply(&layout, &plan);
     if applied.blobs > 0 {
         let cache = config
             .blob_descriptor_cache
@@ -78,10 +100,40 @@ pub fn run(args: &Args) -> ExitCode {
             applied.blobs
         );
     }
-    ExitCode::SUCCESS
+    match result {
+        Ok(()) => broken_files_exit(&plan),
+        Err(GcError::Interrupted) => {
+            eprintln!("interrupted: {}; run again to finish", done(&applied));
+            ExitCode::from(INTERRUPTED)
+        }
+        Err(e) => {
+            eprintln!("failed to garbage collect: {e}");
+            eprintln!("before the failure: {}", done(&applied));
+            ExitCode::FAILURE
+        }
+    }
 }
 
-fn fail(e: &GcError) -> ExitCode {
-    eprintln!("failed to garbage collect: {e}");
+fn done(a: &Applied) -> String {
+    format!(
+        "deleted {} manifests, {} tag references, {} blobs ({} bytes) and {} layer links",
+        a.manifests, a.tag_references, a.blobs, a.blob_bytes, a.layer_links
+    )
+}
+
+/// Exit 0, or 1 when `--keep-going` met unreadable files.
+fn broken_files_exit(plan: &plan::Plan) -> ExitCode {
+    if plan.faults.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "failed to garbage collect: {} unreadable files (listed above); everything they might reference was kept",
+        plan.faults.len()
+    );
+    ExitCode::FAILURE
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("failed to garbage collect: {message}");
     ExitCode::FAILURE
 }

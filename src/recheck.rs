@@ -1,0 +1,152 @@
+//! The re-check before a real sweep: revision links and tag links written
+//! while the run was planning are read, what they reach is marked, and
+//! that is dropped from the plan. (What is written after the re-check is
+//! covered only by a grace period; see README.)
+
+use crate::digest::Digest;
+use crate::discover;
+use crate::error::{Fault, GcError};
+use crate::fsutil::read_optional;
+use crate::layout::Layout;
+use crate::manifest::{self, MAX_MANIFEST_BYTES};
+use crate::mark;
+use crate::plan::Plan;
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// What the re-check took out of the plan.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rescued {
+    /// Manifests found (new revisions, or newly tagged with `-m`).
+    pub roots: usize,
+    pub blobs: usize,
+    pub manifests: usize,
+    pub layer_links: usize,
+}
+
+/// Looks at the store again and removes from `plan` everything a manifest
+/// written since planning reaches. Any doubt is an error: nothing is
+/// deleted then.
+pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
+    let repos = discover::discover_with(layout, plan.options.keep_going)?;
+    let index: HashMap<String, usize> = plan
+        .repos
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.clone(), i))
+        .collect();
+    let no_revisions = HashSet::new();
+    let empty_deletions = Vec::new();
+    let found: Vec<(String, HashSet<Digest>, usize)> = repos
+        .par_iter()
+        .filter(|r| r.invalid.is_none())
+        .map(|repo| {
+            let (known, planned) = match index.get(repo.name.as_str()) {
+                Some(&i) => (&plan.repos[i].live, &plan.repos[i].manifests),
+                None => (&no_revisions, &empty_deletions),
+            };
+            let (reached, roots) = rescue_in(
+                layout,
+                &repo.name,
+                known,
+                planned,
+                plan.options.delete_untagged,
+            )?;
+            Ok((repo.name.clone(), reached, roots))
+        })
+        .collect::<Result<_, Fault>>()
+        .map_err(GcError::Mark)?;
+
+    let mut rescued = Rescued::default();
+    let mut everywhere: HashSet<Digest> = HashSet::new();
+    for (name, reached, roots) in &found {
+        rescued.roots += roots;
+        everywhere.extend(reached.iter().cloned());
+        if let Some(&i) = index.get(name.as_str()) {
+            let before = plan.repos[i].manifests.len();
+            plan.repos[i]
+                .manifests
+                .retain(|m| !reached.contains(&m.digest));
+            rescued.manifests += before - plan.repos[i].manifests.len();
+        }
+    }
+    let before = plan.blobs.len();
+    plan.blobs.retain(|b| !everywhere.contains(&b.digest));
+    rescued.blobs = before - plan.blobs.len();
+    for r in &mut plan.repos {
+        let before = r.layer_links.len();
+        r.layer_links.retain(|d| !everywhere.contains(d));
+        rescued.layer_links += before - r.layer_links.len();
+    }
+    Ok(rescued)
+}
+
+/// In one repository: the new roots (revisions not read during planning,
+/// and with `-m` planned deletions that a tag now names) and all they reach.
+fn rescue_in(
+    layout: &Layout,
+    repo: &str,
+    known: &HashSet<Digest>,
+    planned: &[crate::plan::ManifestDeletion],
+    delete_untagged: bool,
+) -> Result<(HashSet<Digest>, usize), Fault> {
+    let mut live: HashSet<Digest> = known.clone();
+    let mut roots: Vec<Digest> = Vec::new();
+    for dir in mark::revision_dirs(&layout.revisions(repo))? {
+        let name_digest = dir
+            .parent()
+            .and_then(|alg| {
+                alg.file_name()?
+                    .to_str()
+                    .and_then(crate::digest::Algorithm::from_name)
+            })
+            .zip(dir.file_name().and_then(|h| h.to_str()))
+            .and_then(|(alg, hex)| Digest::from_hex(alg, hex).ok());
+        if name_digest.as_ref().is_some_and(|d| known.contains(d)) {
+            continue;
+        }
+        let link = dir.join("link");
+        let Some(bytes) = read_optional(&link)? else {
+            continue;
+        };
+        let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
+        if layout.blob_data(&d).exists() {
+            live.insert(d.clone());
+            roots.push(d);
+        }
+    }
+    if delete_untagged && !planned.is_empty() {
+        let tags = mark::read_tags(layout, repo)?;
+        roots.extend(
+            planned
+                .iter()
+                .filter(|m| tags.current.contains(&m.digest))
+                .map(|m| m.digest.clone()),
+        );
+    }
+    let count = roots.len();
+    let mut reached: HashSet<Digest> = HashSet::new();
+    while let Some(d) = roots.pop() {
+        if !reached.insert(d.clone()) || !live.contains(&d) {
+            continue;
+        }
+        let path = layout.blob_data(&d);
+        let fail = |e: String| {
+            Fault::new(
+                format!("failed to retrieve manifest for digest {d}: {e}"),
+                &path,
+            )
+        };
+        let size = std::fs::metadata(&path)
+            .map_err(|e| fail(crate::error::os_message(&e)))?
+            .len();
+        if size > MAX_MANIFEST_BYTES {
+            return Err(fail(format!(
+                "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
+            )));
+        }
+        let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
+        roots.extend(manifest::parse(&bytes).map_err(fail)?.references);
+    }
+    Ok((reached, count))
+}
