@@ -185,13 +185,14 @@ pub fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> RepoMark
             );
         }
     }
-    protected.extend(revisions);
+    protected.extend(revisions.iter().cloned());
     protected.sort();
     protected.dedup();
     RepoMark {
         name: name.to_string(),
         fault: Some(fault),
         protected,
+        live: revisions,
         ..RepoMark::default()
     }
 }

@@ -1,0 +1,317 @@
+//! Safety next to a live registry and under faults: grace period, run
+//! lock, `--keep-going`, symlinks, signals.
+
+mod support;
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+use support::*;
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Sets the mtime of every file below `dir`.
+fn age_all(dir: &Path, when: SystemTime) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            age_all(&path, when);
+        } else {
+            set_mtime(&path, when);
+        }
+    }
+}
+
+fn set_mtime(path: &Path, when: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+fn days_ago(n: u64) -> SystemTime {
+    SystemTime::now() - Duration::from_secs(n * 86_400)
+}
+
+fn hex(d: &str) -> &str {
+    d.trim_start_matches("sha256:")
+}
+
+#[test]
+fn grace_period_keeps_young_blobs_and_counts_them() {
+    let store = fixture_copy("demo");
+    age_all(&store.v2(), days_ago(3));
+    let plain = run_ours(&store, &["-d"]);
+    let eligible: Vec<String> = eligible_blobs(&out(&plain)).into_iter().collect();
+    assert_eq!(eligible.len(), 3);
+    set_mtime(&store.blob_data(&eligible[0]), SystemTime::now());
+
+    let o = run_ours(&store, &["--grace-period", "1h"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        out(&o).contains("\n2 blobs marked") || summary_counts(&out(&o)).1 == 2,
+        "{}",
+        out(&o)
+    );
+    assert!(
+        out(&o).contains("1 blobs and 0 manifests kept because younger than the grace period (1h)"),
+        "{}",
+        out(&o)
+    );
+    assert!(
+        store.blob_data(&eligible[0]).exists(),
+        "the young blob stays"
+    );
+    assert!(!store.blob_data(&eligible[1]).exists() && !store.blob_data(&eligible[2]).exists());
+    // Once old enough it goes.
+    let o = run_ours(&store, &["--grace-period", "0s"]);
+    assert!(o.status.success());
+    assert!(!store.blob_data(&eligible[0]).exists());
+}
+
+#[test]
+fn grace_period_keeps_a_young_untagged_manifest_and_what_it_references() {
+    // api1 in team/app/api is untagged (v1 was overwritten): with -m it
+    // goes, unless its revision link is younger than the grace period (a
+    // push by digest that is about to be tagged).
+    let store = fixture_copy("demo");
+    age_all(&store.v2(), days_ago(3));
+    let api1 = "sha256:8ef29f44f37306cabd9515621d02a5aa0b3b846535272701dfc8be7dd6c54edf";
+    let link = store
+        .repo("team/app/api")
+        .join("_manifests/revisions/sha256")
+        .join(hex(api1))
+        .join("link");
+    assert!(link.exists());
+    let config = store.blob_json(api1)["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    set_mtime(&link, SystemTime::now());
+
+    let o = run_ours(&store, &["-m", "--grace-period=2d"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        out(&o)
+            .contains("0 blobs and 1 manifests kept because younger than the grace period (2days)"),
+        "{}",
+        out(&o)
+    );
+    assert!(!out(&o).contains(&format!("{{team/app/api {api1}")));
+    assert!(link.exists() && store.blob_data(api1).exists() && store.blob_data(&config).exists());
+    // Without the grace period it is deleted, with its config.
+    let o = run_ours(&store, &["-m"]);
+    assert!(o.status.success());
+    assert!(!link.exists() && !store.blob_data(&config).exists());
+}
+
+#[test]
+fn a_second_run_on_the_same_store_is_refused() {
+    let store = fixture_copy("demo");
+    let before = store.files();
+    let held = registry_gc::lock::StoreLock::acquire(&store.root).unwrap();
+    let o = run_ours(&store, &["-m"]);
+    assert_eq!(o.status.code(), Some(1));
+    let lock = store.root.join("registry-gc.lock");
+    assert_eq!(
+        err(&o),
+        format!(
+            "failed to garbage collect: another registry-gc is running on this store (pid {} holds the lock) (in {})\n",
+            std::process::id(),
+            lock.canonicalize().unwrap().display()
+        )
+    );
+    assert_eq!(store.files(), before);
+    // A dry run reads only and takes no lock.
+    assert!(run_ours(&store, &["-d"]).status.success());
+    drop(held);
+    // The holder is gone: its lock file does not block.
+    assert!(run_ours(&store, &["-m"]).status.success());
+}
+
+/// Runs a real `-m --keep-going` on a store broken by `damage` and checks:
+/// exit 1, the broken file listed, every blob the broken repository links
+/// kept, and the rest of the garbage collected.
+fn keep_going_case(damage: impl Fn(&Store) -> String, repo: &str) {
+    let store = fixture_copy("demo");
+    let broken = damage(&store);
+    let linked: Vec<String> = fs::read_dir(store.repo(repo).join("_layers/sha256"))
+        .map(|rd| {
+            rd.map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let o = run_ours(&store, &["-m", "--keep-going"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains(&broken),
+        "{broken} not listed in:\n{}",
+        err(&o)
+    );
+    assert!(
+        err(&o).ends_with("everything they might reference was kept\n"),
+        "{}",
+        err(&o)
+    );
+    for d in &linked {
+        assert!(
+            store.blob_data(d).exists(),
+            "{d} linked by broken {repo} was swept"
+        );
+    }
+    // Garbage elsewhere still goes: api1 (untagged in team/app/api).
+    assert!(!store
+        .blob_data("sha256:8ef29f44f37306cabd9515621d02a5aa0b3b846535272701dfc8be7dd6c54edf")
+        .exists());
+}
+
+#[test]
+fn keep_going_on_each_broken_input() {
+    let base = |s: &Store| s.tag_digest("library/base", "latest").unwrap();
+    keep_going_case(
+        |s| {
+            fs::write(s.blob_data(&base(s)), b"garbage").unwrap();
+            format!("failed to retrieve manifest for digest {}", base(s))
+        },
+        "library/base",
+    );
+    keep_going_case(
+        |s| {
+            let link = s
+                .repo("library/base")
+                .join("_manifests/revisions/sha256")
+                .join(hex(&base(s)))
+                .join("link");
+            fs::write(&link, b"hello world").unwrap();
+            format!(
+                "invalid checksum digest format (in {})",
+                link.canonicalize().unwrap().display()
+            )
+        },
+        "library/base",
+    );
+    keep_going_case(
+        |s| {
+            fs::write(
+                s.repo("legacy/schema1")
+                    .join("_manifests/tags/old/current/link"),
+                b"garbage",
+            )
+            .unwrap();
+            "failed to retrieve tags: invalid checksum digest format".to_string()
+        },
+        "legacy/schema1",
+    );
+    keep_going_case(
+        |s| {
+            // An invalid name: upstream aborts; we protect what it links.
+            let src = s.repo("legacy/schema1");
+            let dst = s.v2().join("repositories/Bad_Name");
+            Command::new("cp")
+                .arg("-a")
+                .arg(&src)
+                .arg(&dst)
+                .status()
+                .unwrap();
+            fs::remove_dir_all(&src).unwrap();
+            "failed to parse repo name Bad_Name: invalid reference format".to_string()
+        },
+        "Bad_Name",
+    );
+    keep_going_case(
+        |s| {
+            let p = s.v2().join("blobs/sha256/ab/x");
+            fs::create_dir_all(&p).unwrap();
+            fs::write(p.join("data"), b"x").unwrap();
+            "invalid checksum digest length".to_string()
+        },
+        "library/base",
+    );
+}
+
+#[test]
+fn symlinked_rootdirectory_works_and_inner_symlinks_are_refused() {
+    let store = fixture_copy("demo");
+    let link = store.dir.path().join("via-link");
+    std::os::unix::fs::symlink(&store.root, &link).unwrap();
+    store.write_config(&format!(
+        "storage:\n  filesystem:\n    rootdirectory: {}\n",
+        link.display()
+    ));
+    let o = run_ours(&store, &[]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(summary_counts(&out(&o)), (61, 3, 0));
+
+    let store = fixture_copy("demo");
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), store.v2().join("repositories/elsewhere")).unwrap();
+    let before = store.files();
+    let o = run_ours(&store, &["-m"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("symbolic link inside the store"),
+        "{}",
+        err(&o)
+    );
+    assert_eq!(store.files(), before);
+}
+
+#[test]
+fn sigint_stops_between_deletions_and_a_rerun_finishes() {
+    let store = fixture_copy("demo");
+    // Enough orphan blobs for the sweep to take a while.
+    for i in 0..30_000u32 {
+        let hexs = format!("{:064x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15 + 1);
+        let dir = store.v2().join("blobs/sha256").join(&hexs[..2]).join(&hexs);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("data"), b"x").unwrap();
+    }
+    let mut child = ours_command(&store, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The plan is printed before the first deletion: wait for its summary.
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    lines
+        .find(|l| l.as_ref().is_ok_and(|l| l.contains("blobs marked")))
+        .unwrap()
+        .unwrap();
+    Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "stderr: {}", err(&o));
+    let stderr = err(&o);
+    let summary = stderr
+        .lines()
+        .find(|l| l.starts_with("interrupted: deleted "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(summary.ends_with("; run again to finish"));
+    assert!(rest.len() > 30_000, "the plan was printed whole");
+    // Every tag is intact, and a rerun completes the job.
+    let again = run_ours(&store, &["-m"]);
+    assert!(again.status.success(), "{}", err(&again));
+    let served = store.serve();
+    let failed: Vec<_> = served
+        .pull_all(&fixture_tags("demo"))
+        .into_iter()
+        .filter(|(_, r)| r.is_err())
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(summary_counts(&out(&run_ours(&store, &["-d", "-m"]))).1, 0);
+}
