@@ -9,6 +9,7 @@ pub mod discover;
 pub mod error;
 pub mod fsutil;
 pub mod interrupt;
+pub mod inventory;
 pub mod layout;
 pub mod lock;
 pub mod logging;

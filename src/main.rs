@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// `garbage-collect` deletes layers not referenced by any manifests
     GarbageCollect(cmd::gc::Args),
+    /// `inventory` shows what uses the disk: per repository and for the whole store
+    Inventory(cmd::inventory::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::GarbageCollect(args) => cmd::gc::run(&args),
+        Command::Inventory(args) => cmd::inventory::run(&args),
     }
 }

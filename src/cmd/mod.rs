@@ -1,6 +1,7 @@
 //! One module per subcommand (arguments and printing), plus what they share.
 
 pub mod gc;
+pub mod inventory;
 
 use registry_gc::config::{self, Config, ConfigError};
 use registry_gc::logging;
