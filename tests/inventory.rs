@@ -504,3 +504,26 @@ fn the_validator_rejects_what_the_schema_forbids() {
     });
     assert!(e.contains("missing \"bytes\""), "{e}");
 }
+
+#[test]
+fn readme_examples_are_current() {
+    let readme = fs::read_to_string(support::project_root().join("README.md")).unwrap();
+    let example = |command: &str| -> String {
+        let (_, rest) = readme
+            .split_once(&format!("$ registry-gc inventory {command}\n"))
+            .unwrap_or_else(|| panic!("README shows `{command}`"));
+        let end = ["\n$ ", "```"]
+            .iter()
+            .filter_map(|m| rest.find(m))
+            .min()
+            .unwrap();
+        rest[..end].trim_end().to_string()
+    };
+    let store = fixture_copy("demo");
+    let ours = |args: &[&str]| stdout_of(inventory(&store, args)).trim_end().to_string();
+    assert_eq!(example("fixtures/demo/config.yml"), ours(&[]));
+    assert_eq!(
+        example("--format csv --repo 'team/**' fixtures/demo/config.yml"),
+        ours(&["--format", "csv", "--repo", "team/**"])
+    );
+}
