@@ -12,6 +12,10 @@ use std::path::{Component, Path, PathBuf};
 pub enum Target<'a> {
     /// `blobs/<alg>/<hh>/<hex>/`, recursively.
     Blob(&'a Digest),
+    /// `repositories/<r>/_manifests/tags/<t>/`, recursively: a tag delete.
+    Tag { repo: &'a str, tag: &'a str },
+    /// `repositories/<r>/_uploads/<uuid>/`, recursively: an abandoned upload.
+    Upload { repo: &'a str, uuid: &'a str },
     /// `repositories/<r>/_manifests/revisions/<alg>/<hex>/`, recursively.
     Revision { repo: &'a str, digest: &'a Digest },
     /// `repositories/<r>/_manifests/tags/<t>/index/<alg>/<hex>/`, recursively.
@@ -33,6 +37,8 @@ impl Target<'_> {
     pub fn path(&self, layout: &Layout) -> PathBuf {
         match *self {
             Target::Blob(d) => layout.blob_dir(d),
+            Target::Tag { repo, tag } => layout.tag_dir(repo, tag),
+            Target::Upload { repo, uuid } => layout.upload_dir(repo, uuid),
             Target::Revision { repo, digest } => layout.revision_dir(repo, digest),
             Target::TagIndexEntry { repo, tag, digest } => {
                 layout.tag_index_entry(repo, tag, digest)
@@ -73,6 +79,12 @@ impl Target<'_> {
                 some(d.algorithm().name()),
                 Some(d.hex()[..2].to_string()),
             ],
+            Target::Tag { repo: r, tag } => {
+                [repo(r), vec![some("_manifests"), some("tags"), some(tag)]].concat()
+            }
+            Target::Upload { repo: r, uuid } => {
+                [repo(r), vec![some("_uploads"), some(uuid)]].concat()
+            }
             Target::Revision { repo: r, digest: d } => [
                 repo(r),
                 vec![some("_manifests"), some("revisions")],
@@ -217,6 +229,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("refusing to delete"));
+    }
+
+    #[test]
+    fn tag_and_upload_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        for tag in ["v1", "v2"] {
+            fs::create_dir_all(layout.tag_index_entry("a/b", tag, &d)).unwrap();
+            fs::create_dir_all(layout.tag_dir("a/b", tag).join("current")).unwrap();
+            fs::write(layout.tag_current_link("a/b", tag), d.to_string()).unwrap();
+        }
+        let tag = |tag| Target::Tag { repo: "a/b", tag };
+        assert!(remove(&layout, tag("v1")).unwrap());
+        assert!(!layout.tag_dir("a/b", "v1").exists());
+        assert!(
+            layout.tag_current_link("a/b", "v2").exists(),
+            "other tag stays"
+        );
+        assert!(!remove(&layout, tag("v1")).unwrap(), "already gone");
+        for bad in ["", ".", "..", "x/y", "../v2"] {
+            let e = remove(&layout, tag(bad)).unwrap_err().to_string();
+            assert!(e.starts_with("refusing to delete"), "{bad:?}: {e}");
+        }
+        assert!(layout.tag_dir("a/b", "v2").exists());
+
+        let upload = layout.upload_dir("a", "u-1");
+        fs::create_dir_all(upload.join("hashstates/sha256")).unwrap();
+        fs::write(upload.join("data"), "x").unwrap();
+        let up = |uuid| Target::Upload { repo: "a", uuid };
+        for bad in ["", "..", "u-1/data"] {
+            let e = remove(&layout, up(bad)).unwrap_err().to_string();
+            assert!(e.starts_with("refusing to delete"), "{bad:?}: {e}");
+        }
+        assert!(remove(&layout, up("u-1")).unwrap());
+        assert!(!upload.exists());
+        assert!(layout.uploads("a").is_dir(), "_uploads itself stays");
+
+        // A symlinked tag directory is refused, and its target kept.
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), layout.tag_dir("a/b", "v3")).unwrap();
+        let e = remove(&layout, tag("v3")).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert!(outside.path().is_dir());
     }
 
     #[test]

@@ -80,6 +80,11 @@ impl Layout {
         self.repository(repo).join("_manifests/tags")
     }
 
+    /// `repositories/<name>/_manifests/tags/<tag>/`: what a tag delete removes.
+    pub fn tag_dir(&self, repo: &str, tag: &str) -> PathBuf {
+        self.tags(repo).join(tag)
+    }
+
     /// `repositories/<name>/_manifests/tags/<tag>/current/link`.
     pub fn tag_current_link(&self, repo: &str, tag: &str) -> PathBuf {
         self.tags(repo).join(tag).join("current/link")
@@ -113,6 +118,11 @@ impl Layout {
     /// `repositories/<name>/_uploads/`.
     pub fn uploads(&self, repo: &str) -> PathBuf {
         self.repository(repo).join("_uploads")
+    }
+
+    /// `repositories/<name>/_uploads/<uuid>/`: one upload in progress.
+    pub fn upload_dir(&self, repo: &str, uuid: &str) -> PathBuf {
+        self.uploads(repo).join(uuid)
     }
 
     /// A path as upstream logs it: `/docker/registry/v2/...`.
@@ -156,6 +166,14 @@ mod tests {
         assert_eq!(
             l.display(&l.tag_current_link("a", "v1")),
             "/docker/registry/v2/repositories/a/_manifests/tags/v1/current/link"
+        );
+        assert_eq!(
+            l.display(&l.tag_dir("a/b", "v1")),
+            "/docker/registry/v2/repositories/a/b/_manifests/tags/v1"
+        );
+        assert_eq!(
+            l.display(&l.upload_dir("a", "u1")),
+            "/docker/registry/v2/repositories/a/_uploads/u1"
         );
     }
 }
