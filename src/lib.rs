@@ -16,9 +16,11 @@ pub mod logging;
 pub mod manifest;
 pub mod mark;
 pub mod plan;
+pub mod prune;
 pub mod recheck;
 pub mod reference;
 pub mod report;
 pub mod sweep;
+pub mod uploads;
 #[cfg(test)]
 mod testing;

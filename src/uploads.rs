@@ -1,0 +1,268 @@
+//! `purge-uploads`: abandoned uploads under `repositories/<r>/_uploads/<uuid>/`,
+//! as the registry's own upload purger finds them (age from `startedat`),
+//! deleted through [`delete::remove`].
+
+use crate::delete::{self, Target};
+use crate::discover;
+use crate::error::{Fault, GcError};
+use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::interrupt;
+use crate::layout::Layout;
+use rayon::prelude::*;
+use std::fs;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// The registry's own purger's default age: 168h (one week).
+pub const DEFAULT_AGE: Duration = Duration::from_secs(168 * 3600);
+
+/// Where an upload's start time came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartedFrom {
+    /// The RFC3339 time in its `startedat` file.
+    StartedAt,
+    /// `startedat` is missing or unreadable: the newest mtime of the
+    /// directory and its `data` file.
+    Mtime,
+}
+
+/// One upload directory.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    /// Repository name.
+    pub repo: String,
+    /// Directory name under `_uploads/` (a UUID when the registry made it).
+    pub uuid: String,
+    /// When it started (see [`StartedFrom`]).
+    pub started: SystemTime,
+    /// Where `started` came from.
+    pub from: StartedFrom,
+    /// How long ago it started, when the plan was made.
+    pub age: Duration,
+    /// Total size of the files in it.
+    pub bytes: u64,
+}
+
+/// What `purge-uploads` deletes; a dry run and a real run compute the same.
+#[derive(Clone, Debug, Default)]
+pub struct UploadPlan {
+    /// Uploads older than the limit, in repository walk order then by name.
+    pub purge: Vec<Upload>,
+    /// Number of younger uploads, left alone.
+    pub kept: usize,
+}
+
+impl UploadPlan {
+    /// Total bytes of the uploads to purge.
+    pub fn bytes(&self) -> u64 {
+        self.purge.iter().map(|u| u.bytes).sum()
+    }
+}
+
+/// Why `purge-uploads` failed. `Display` gives the text after `failed to purge uploads: `.
+#[derive(Debug, thiserror::Error)]
+pub enum PurgeError {
+    /// Reading the store.
+    #[error("{0}")]
+    Read(Fault),
+    /// Discovery failed in a way that is not about one file.
+    #[error("{0}")]
+    Discover(GcError),
+    /// A deletion failed; what was deleted before it stays deleted.
+    #[error("failed to delete upload {what}: {fault}")]
+    Delete { what: String, fault: Fault },
+    /// SIGINT or SIGTERM stopped the run between two deletions.
+    #[error("interrupted by a signal")]
+    Interrupted,
+}
+
+/// Finds every upload of every repository (in parallel) and selects those
+/// that started more than `older_than` before `now`.
+pub fn plan(
+    layout: &Layout,
+    older_than: Duration,
+    now: SystemTime,
+) -> Result<UploadPlan, PurgeError> {
+    let repos = discover::discover(layout).map_err(|e| match e {
+        GcError::Mark(f) => PurgeError::Read(f),
+        other => PurgeError::Discover(other),
+    })?;
+    let found: Vec<Vec<Upload>> = repos
+        .par_iter()
+        .map(|r| read_uploads(layout, &r.name, now))
+        .collect::<Result<_, Fault>>()
+        .map_err(PurgeError::Read)?;
+    let mut plan = UploadPlan::default();
+    for u in found.into_iter().flatten() {
+        if u.age > older_than {
+            plan.purge.push(u);
+        } else {
+            plan.kept += 1;
+        }
+    }
+    Ok(plan)
+}
+
+fn read_uploads(layout: &Layout, repo: &str, now: SystemTime) -> Result<Vec<Upload>, Fault> {
+    let dir = layout.uploads(repo);
+    let mut out = Vec::new();
+    for entry in list_sorted(&dir)?.unwrap_or_default() {
+        let path = dir.join(&entry.name);
+        let uuid = match (entry.kind, entry.name_str()) {
+            (Kind::Dir, Some(n)) => n.to_string(),
+            (Kind::Dir, _) => return Err(Fault::new("upload name is not UTF-8", &path)),
+            (Kind::Symlink, _) => return Err(symlink_fault(&path)),
+            _ => continue,
+        };
+        let (started, from) = match read_started_at(&path.join("startedat"))? {
+            Some(t) => (t, StartedFrom::StartedAt),
+            None => (newest_mtime(&path)?, StartedFrom::Mtime),
+        };
+        out.push(Upload {
+            repo: repo.to_string(),
+            uuid,
+            started,
+            from,
+            age: now.duration_since(started).unwrap_or(Duration::ZERO),
+            bytes: size_of(&path)?,
+        });
+    }
+    Ok(out)
+}
+
+/// The time in a `startedat` file; `None` if it is missing or not a time.
+fn read_started_at(path: &Path) -> Result<Option<SystemTime>, Fault> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => return Err(symlink_fault(path)),
+        Ok(m) if !m.is_file() => return Ok(None),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Fault::io("stat", path, &e)),
+    }
+    let text = fs::read_to_string(path).unwrap_or_default();
+    Ok(parse_rfc3339(text.trim()))
+}
+
+/// Parses an RFC3339 time as Go's `time.RFC3339` writes it, with `Z` or a
+/// numeric offset (`2024-05-01T12:00:00+02:00`).
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let split = text.len().checked_sub(6)?;
+    let (base, offset) = match text.get(split..).map(str::as_bytes) {
+        Some([sign @ (b'+' | b'-'), h1, h2, b':', m1, m2])
+            if [h1, h2, m1, m2].iter().all(|b| b.is_ascii_digit()) =>
+        {
+            let digit = |b: &u8| u64::from(b - b'0');
+            let secs = (digit(h1) * 10 + digit(h2)) * 3600 + (digit(m1) * 10 + digit(m2)) * 60;
+            (
+                &text[..split],
+                Some((*sign == b'+', Duration::from_secs(secs))),
+            )
+        }
+        _ => (text, None),
+    };
+    let utc = humantime::parse_rfc3339_weak(base).ok()?;
+    match offset {
+        None => Some(utc),
+        Some((true, d)) => utc.checked_sub(d),
+        Some((false, d)) => utc.checked_add(d),
+    }
+}
+
+/// The newest mtime of an upload directory and its `data` file.
+fn newest_mtime(dir: &Path) -> Result<SystemTime, Fault> {
+    let mtime = |p: &Path| -> Result<Option<SystemTime>, Fault> {
+        match fs::symlink_metadata(p) {
+            Ok(m) if m.file_type().is_symlink() => Err(symlink_fault(p)),
+            Ok(m) => m.modified().map(Some).map_err(|e| Fault::io("stat", p, &e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Fault::io("stat", p, &e)),
+        }
+    };
+    let dir_time = mtime(dir)?.ok_or_else(|| Fault::new("Path not found", dir))?;
+    Ok(mtime(&dir.join("data"))?.map_or(dir_time, |t| t.max(dir_time)))
+}
+
+/// Total size of the regular files below `dir`; symlinks are refused.
+fn size_of(dir: &Path) -> Result<u64, Fault> {
+    let mut total = 0;
+    for entry in list_sorted(dir)?.unwrap_or_default() {
+        let path = dir.join(&entry.name);
+        total += match entry.kind {
+            Kind::Dir => size_of(&path)?,
+            Kind::Symlink => return Err(symlink_fault(&path)),
+            Kind::File | Kind::Other => fs::symlink_metadata(&path)
+                .map(|m| m.len())
+                .map_err(|e| Fault::io("stat", &path, &e))?,
+        };
+    }
+    Ok(total)
+}
+
+/// Deletes the plan's uploads through [`delete::remove`], logging each one
+/// first. Returns how many were deleted (an upload already gone is not
+/// counted).
+pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<usize, PurgeError> {
+    let mut deleted = 0;
+    for u in &plan.purge {
+        if interrupt::requested() {
+            return Err(PurgeError::Interrupted);
+        }
+        let target = Target::Upload {
+            repo: &u.repo,
+            uuid: &u.uuid,
+        };
+        tracing::info!("deleting upload: {}", layout.display(&target.path(layout)));
+        if delete::remove(layout, target).map_err(|fault| PurgeError::Delete {
+            what: format!("{} {}", u.repo, u.uuid),
+            fault,
+        })? {
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn startedat_as_go_writes_it() {
+        let t = |s| parse_rfc3339(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap().as_secs());
+        assert_eq!(t("2026-11-23T11:41:09Z"), Some(1795434069));
+        assert_eq!(t("2026-11-23T12:41:09+01:00"), Some(1795434069));
+        assert_eq!(t("2026-11-23T10:11:09-01:30"), Some(1795434069));
+        assert_eq!(t("2026-11-23T11:41:09.5Z"), Some(1795434069));
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "+01:00"] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ages_from_startedat_or_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.repository("a").join("_layers")).unwrap();
+        let now = SystemTime::now();
+        let old = layout.upload_dir("a", "old");
+        fs::create_dir_all(old.join("hashstates/sha256")).unwrap();
+        fs::write(old.join("data"), "12345").unwrap();
+        fs::write(old.join("hashstates/sha256/0"), "ab").unwrap();
+        fs::write(old.join("startedat"), "2000-01-01T00:00:00Z").unwrap();
+        let young = layout.upload_dir("a", "young");
+        fs::create_dir_all(&young).unwrap();
+        fs::write(young.join("startedat"), "garbage").unwrap();
+        let plan = plan(&layout, DEFAULT_AGE, now).unwrap();
+        assert_eq!(plan.kept, 1);
+        assert_eq!(plan.purge.len(), 1);
+        let u = &plan.purge[0];
+        assert_eq!(
+            (u.uuid.as_str(), u.from, u.bytes),
+            ("old", StartedFrom::StartedAt, 27)
+        );
+        assert_eq!(apply(&layout, &plan).unwrap(), 1);
+        assert!(!old.exists() && young.exists());
+    }
+}
