@@ -20,6 +20,10 @@ struct Cli {
 enum Command {
     /// `garbage-collect` deletes layers not referenced by any manifests
     GarbageCollect(cmd::gc::Args),
+    /// `prune-tags` deletes tags by age and count; `garbage-collect -m` then reclaims their manifests
+    PruneTags(cmd::prune_tags::Args),
+    /// `purge-uploads` deletes abandoned uploads (as the registry's own upload purger)
+    PurgeUploads(cmd::purge_uploads::Args),
     /// `inventory` shows what uses the disk: per repository and for the whole store
     Inventory(cmd::inventory::Args),
 }
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::GarbageCollect(args) => cmd::gc::run(&args),
+        Command::PruneTags(args) => cmd::prune_tags::run(&args),
+        Command::PurgeUploads(args) => cmd::purge_uploads::run(&args),
         Command::Inventory(args) => cmd::inventory::run(&args),
     }
 }

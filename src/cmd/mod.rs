@@ -2,6 +2,8 @@
 
 pub mod gc;
 pub mod inventory;
+pub mod prune_tags;
+pub mod purge_uploads;
 
 use registry_gc::config::{self, Config, ConfigError};
 use registry_gc::logging;

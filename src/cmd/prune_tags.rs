@@ -1,0 +1,191 @@
+//! `registry-gc prune-tags`.
+
+use regex::Regex;
+use registry_gc::interrupt;
+use registry_gc::layout::Layout;
+use registry_gc::lock::StoreLock;
+use registry_gc::prune::{self, Policy, PruneError, PrunePlan, RepoGlob, Rules};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+const USAGE: &str = "registry-gc prune-tags [OPTIONS] [CONFIG]";
+/// Exit code after SIGINT/SIGTERM stopped the run (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+const RULES: &str = "\
+Rules, per repository:
+  1. only tags matching --match are considered (all tags without it);
+  2. a tag matching any --keep regex is kept, whatever else applies;
+  3. the others are ranked by push time (mtime of current/link, newest first,
+     ties by name); --keep-last N keeps the first N of them;
+  4. the rest are deleted; with --older-than, only those pushed longer ago
+     (so --keep-last is a floor under --older-than).
+Regexes match anywhere in the tag unless anchored (^latest$). --older-than or
+--keep-last is required. Deleting a tag removes only its directory: other tags
+on the same manifest stay; `garbage-collect -m` then reclaims the manifests
+left untagged.
+
+Policy file (--policy), first matching repository glob wins, repositories
+matching no rule are left alone:
+  rules:
+    - repo: 'team/**'
+      older_than: 30d
+      keep_last: 10
+      keep: ['^latest$', '^v[0-9]']
+      match: '^ci-'";
+
+/// Flags of `prune-tags`.
+#[derive(clap::Args)]
+#[command(after_help = RULES)]
+pub struct Args {
+    /// print the tags that would be deleted; change nothing
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    dry_run: bool,
+    /// also list the tags kept and why, and the manifests left untagged
+    #[arg(short = 'v', long)]
+    verbose: bool,
+    /// delete tags pushed longer ago than this (e.g. 36h, 30d, 2w)
+    #[arg(long, value_name = "DURATION", value_parser = prune::parse_duration)]
+    older_than: Option<Duration>,
+    /// keep the N most recently pushed tags of each repository
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    keep_last: Option<u32>,
+    /// always keep tags matching this regex (repeatable)
+    #[arg(long, value_name = "REGEX", value_parser = prune::parse_regex)]
+    keep: Vec<Regex>,
+    /// consider only tags matching this regex
+    #[arg(long = "match", value_name = "REGEX", value_parser = prune::parse_regex)]
+    matching: Option<Regex>,
+    /// only repositories matching this glob (repeatable; `*` stays within one
+    /// path component, `**` spans several: team/*, team/**)
+    #[arg(long, value_name = "GLOB", value_parser = RepoGlob::new)]
+    repo: Vec<RepoGlob>,
+    /// per-repository rules from a YAML file (instead of the rule flags)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["older_than", "keep_last", "keep", "matching"])]
+    policy: Option<PathBuf>,
+    /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
+    config: Option<PathBuf>,
+}
+
+/// Plans the tag deletions, prints them and, in a real run, applies them.
+pub fn run(args: &Args) -> ExitCode {
+    let policy = match &args.policy {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Policy::from_yaml(&text))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("policy error: {e} (in {})", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => {
+            let keep_last = args.keep_last.map(|n| n as usize);
+            match Rules::new(
+                args.older_than,
+                keep_last,
+                args.keep.clone(),
+                args.matching.clone(),
+            ) {
+                Ok(rules) => Policy::all(rules),
+                Err(e) => {
+                    eprintln!("error: refusing to run: {e}\n\nUsage: {USAGE}\n\nFor more information, try '--help'.");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let config = match super::load_config(args.config.as_deref(), USAGE) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let layout = Layout::new(&config.root);
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match StoreLock::acquire(layout.root()) {
+            Ok(l) => Some(l),
+            Err(f) => return fail(&f.to_string()),
+        }
+    };
+    interrupt::install();
+    let plan = match prune::plan(&layout, &policy, &args.repo, SystemTime::now()) {
+        Ok(p) => p,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let done = if args.dry_run {
+        plan
+    } else {
+        match prune::apply(&layout, &plan) {
+            Ok(done) => done,
+            Err(PruneError::Interrupted) => {
+                eprintln!("interrupted: run again to finish");
+                return ExitCode::from(INTERRUPTED);
+            }
+            Err(e) => return fail(&e.to_string()),
+        }
+    };
+    let mut out = BufWriter::new(io::stdout().lock());
+    match write_report(&done, args, &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            fail(&format!("failed to write output: {e}"))
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn write_report(plan: &PrunePlan, args: &Args, out: &mut impl Write) -> io::Result<()> {
+    let what = if args.dry_run {
+        "eligible for deletion"
+    } else {
+        "deleted"
+    };
+    for r in &plan.repos {
+        for t in &r.delete {
+            let age = prune::format_age(t.age);
+            writeln!(out, "{}:{} {what}, pushed {age} ago", r.repo, t.tag)?;
+        }
+        if args.verbose {
+            for t in &r.kept {
+                writeln!(out, "{}:{} kept: {}", r.repo, t.tag, t.reason)?;
+            }
+        }
+    }
+    let untagged = plan.untagged();
+    if args.verbose {
+        for (repo, digest) in &untagged {
+            writeln!(out, "manifest left untagged: {repo}@{digest}")?;
+        }
+    }
+    let tags = plural(plan.delete_count(), "tag");
+    let repos = plural(plan.repos_touched(), "repository");
+    let kept = plan.kept_count();
+    let left = match (untagged.len(), args.dry_run) {
+        (0, _) => "no manifest is left untagged".to_string(),
+        (n, true) => format!(
+            "{} would be left untagged: `registry-gc garbage-collect -m` reclaims them",
+            plural(n, "manifest")
+        ),
+        (n, false) => format!(
+            "{} left untagged: `registry-gc garbage-collect -m` reclaims them",
+            plural(n, "manifest")
+        ),
+    };
+    writeln!(out, "\n{tags} {what} in {repos}, {kept} kept; {left}")
+}
+
+fn plural(n: usize, word: &str) -> String {
+    match (n, word) {
+        (1, _) => format!("1 {word}"),
+        (_, "repository") => format!("{n} repositories"),
+        _ => format!("{n} {word}s"),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("failed to prune tags: {message}");
+    ExitCode::FAILURE
+}

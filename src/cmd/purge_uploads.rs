@@ -1,0 +1,102 @@
+//! `registry-gc purge-uploads`.
+
+use registry_gc::interrupt;
+use registry_gc::layout::Layout;
+use registry_gc::lock::StoreLock;
+use registry_gc::prune::{format_age, parse_duration};
+use registry_gc::uploads::{self, PurgeError, StartedFrom, UploadPlan};
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+const USAGE: &str = "registry-gc purge-uploads [OPTIONS] [CONFIG]";
+/// Exit code after SIGINT/SIGTERM stopped the run (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+/// Flags of `purge-uploads`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "An upload's age comes from its `startedat` file (RFC3339), or, when that is missing or unreadable, from the newest mtime of its directory and its `data` file."
+)]
+pub struct Args {
+    /// print the uploads that would be deleted; change nothing
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    dry_run: bool,
+    /// delete uploads started longer ago than this (as the registry's own purger)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "168h")]
+    older_than: Duration,
+    /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
+    config: Option<PathBuf>,
+}
+
+/// Plans the purge, prints it and, in a real run, applies it.
+pub fn run(args: &Args) -> ExitCode {
+    let config = match super::load_config(args.config.as_deref(), USAGE) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let layout = Layout::new(&config.root);
+    let _lock = if args.dry_run {
+        None
+    } else {
+        match StoreLock::acquire(layout.root()) {
+            Ok(l) => Some(l),
+            Err(f) => return fail(&f.to_string()),
+        }
+    };
+    interrupt::install();
+    let plan = match uploads::plan(&layout, args.older_than, SystemTime::now()) {
+        Ok(p) => p,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if !args.dry_run {
+        match uploads::apply(&layout, &plan) {
+            Ok(_) => {}
+            Err(PurgeError::Interrupted) => {
+                eprintln!("interrupted: run again to finish");
+                return ExitCode::from(INTERRUPTED);
+            }
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    match write_report(&plan, args.dry_run, &mut out).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            fail(&format!("failed to write output: {e}"))
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn write_report(plan: &UploadPlan, dry_run: bool, out: &mut impl Write) -> io::Result<()> {
+    let what = if dry_run {
+        "eligible for deletion"
+    } else {
+        "deleted"
+    };
+    for u in &plan.purge {
+        let since = match u.from {
+            StartedFrom::StartedAt => "started",
+            StartedFrom::Mtime => "no startedat, last written",
+        };
+        let age = format_age(u.age);
+        writeln!(
+            out,
+            "{}: upload {} {what}, {since} {age} ago, {} bytes",
+            u.repo, u.uuid, u.bytes
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} uploads {what} ({} bytes), {} younger kept",
+        plan.purge.len(),
+        plan.bytes(),
+        plan.kept
+    )
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("failed to purge uploads: {message}");
+    ExitCode::FAILURE
+}
