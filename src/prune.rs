@@ -23,6 +23,7 @@ use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::fsutil::{list_sorted, symlink_fault, Kind};
 use crate::interrupt;
+use crate::inventory::Glob;
 use crate::layout::Layout;
 use rayon::prelude::*;
 use regex::Regex;
@@ -129,62 +130,13 @@ impl Rules {
     }
 }
 
-/// A repository glob: `*` and `?` stay within one path component, `**`
-/// spans any number of them (`team/*` is `team/app` but not
-/// `team/app/api`; `team/**` is both; `**/api` is also `api`).
-#[derive(Clone, Debug)]
-pub struct RepoGlob {
-    text: String,
-    re: Regex,
-}
-
-impl RepoGlob {
-    /// Parses a glob.
-    pub fn new(glob: &str) -> Result<RepoGlob, String> {
-        if glob.is_empty() {
-            return Err("empty repository glob".into());
-        }
-        let mut re = String::from("^");
-        let mut rest = glob;
-        while let Some(c) = rest.chars().next() {
-            let (piece, len) = if rest.starts_with("**/") {
-                ("(?:.*/)?".to_string(), 3)
-            } else if rest.starts_with("**") {
-                (".*".to_string(), 2)
-            } else if c == '*' {
-                ("[^/]*".to_string(), 1)
-            } else if c == '?' {
-                ("[^/]".to_string(), 1)
-            } else {
-                (regex::escape(&c.to_string()), c.len_utf8())
-            };
-            re.push_str(&piece);
-            rest = &rest[len..];
-        }
-        re.push('$');
-        let re = Regex::new(&re).map_err(|e| format!("bad repository glob {glob:?}: {e}"))?;
-        Ok(RepoGlob {
-            text: glob.to_string(),
-            re,
-        })
-    }
-
-    /// Whether a repository name matches.
-    pub fn matches(&self, repo: &str) -> bool {
-        self.re.is_match(repo)
-    }
-
-    /// The glob as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-}
-
 /// Rules per repository: the first entry whose glob matches a repository
-/// decides for it; repositories no entry matches are left alone.
+/// decides for it; repositories no entry matches are left alone. Globs are
+/// `inventory --repo`'s: `*` and `?` stay within one path component, `**`
+/// spans several (`team/*` is `team/app` but not `team/app/api`).
 #[derive(Clone, Debug)]
 pub struct Policy {
-    entries: Vec<(RepoGlob, Rules)>,
+    entries: Vec<(Glob, Rules)>,
 }
 
 #[derive(serde::Deserialize)]
@@ -208,9 +160,8 @@ struct PolicyRule {
 impl Policy {
     /// The same rules for every repository.
     pub fn all(rules: Rules) -> Policy {
-        let glob = RepoGlob::new("**").expect("valid glob");
         Policy {
-            entries: vec![(glob, rules)],
+            entries: vec![(Glob::new("**"), rules)],
         }
     }
 
@@ -235,7 +186,10 @@ impl Policy {
             .enumerate()
             .map(|(i, r)| {
                 let at = |e: String| format!("rule {} (repo {:?}): {e}", i + 1, r.repo);
-                let glob = RepoGlob::new(&r.repo).map_err(at)?;
+                if r.repo.is_empty() {
+                    return Err(at("empty repository glob".into()));
+                }
+                let glob = Glob::new(&r.repo);
                 let older_than = r
                     .older_than
                     .as_deref()
@@ -421,7 +375,7 @@ struct TagState {
 pub fn plan(
     layout: &Layout,
     policy: &Policy,
-    repos: &[RepoGlob],
+    repos: &[Glob],
     now: SystemTime,
 ) -> Result<PrunePlan, PruneError> {
     let all = discover::discover(layout).map_err(|e| match e {
@@ -708,23 +662,6 @@ mod tests {
         );
         assert!(p.delete.is_empty());
         assert_eq!(p.kept[0].reason, KeepReason::NoCurrentLink);
-    }
-
-    #[test]
-    fn globs() {
-        let m = |g: &str, r: &str| RepoGlob::new(g).unwrap().matches(r);
-        assert!(m("team/*", "team/app"));
-        assert!(!m("team/*", "team/app/api"));
-        assert!(!m("team/*", "team"));
-        assert!(m("team/**", "team/app/api"));
-        assert!(!m("team/**", "team"));
-        assert!(m("**/api", "api") && m("**/api", "team/app/api"));
-        assert!(!m("**/api", "team/apis"));
-        assert!(m("a/**/b", "a/b") && m("a/**/b", "a/x/y/b"));
-        assert!(m("lib?ary/*", "library/base"));
-        assert!(!m("a.b", "axb"));
-        assert!(m("**", "x/y/z"));
-        assert!(RepoGlob::new("").is_err());
     }
 
     #[test]

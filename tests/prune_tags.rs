@@ -131,7 +131,6 @@ fn refuses_to_run_without_a_selecting_rule() {
         &["--older-than", "soon"],
         &["--keep", "("],
         &["--older-than", "1d", "--policy", "p.yml"],
-        &["--repo", ""],
     ] {
         assert_eq!(prune(&store, args).status.code(), Some(2), "{args:?}");
     }

@@ -2,9 +2,10 @@
 
 use regex::Regex;
 use registry_gc::interrupt;
+use registry_gc::inventory::Glob;
 use registry_gc::layout::Layout;
 use registry_gc::lock::StoreLock;
-use registry_gc::prune::{self, Policy, PruneError, PrunePlan, RepoGlob, Rules};
+use registry_gc::prune::{self, Policy, PruneError, PrunePlan, Rules};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,8 +61,8 @@ pub struct Args {
     matching: Option<Regex>,
     /// only repositories matching this glob (repeatable; `*` stays within one
     /// path component, `**` spans several: team/*, team/**)
-    #[arg(long, value_name = "GLOB", value_parser = RepoGlob::new)]
-    repo: Vec<RepoGlob>,
+    #[arg(long, value_name = "GLOB")]
+    repo: Vec<String>,
     /// per-repository rules from a YAML file (instead of the rule flags)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["older_than", "keep_last", "keep", "matching"])]
     policy: Option<PathBuf>,
@@ -112,7 +113,8 @@ pub fn run(args: &Args) -> ExitCode {
         }
     };
     interrupt::install();
-    let plan = match prune::plan(&layout, &policy, &args.repo, SystemTime::now()) {
+    let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
+    let plan = match prune::plan(&layout, &policy, &repos, SystemTime::now()) {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
@@ -174,10 +176,11 @@ fn write_report(plan: &PrunePlan, args: &Args, out: &mut impl Write) -> io::Resu
             plural(n, "manifest")
         ),
     };
-    writeln!(out, "\n{tags} {what} in {repos}, {kept} kept; {left}")
+    writeln!(out, "{tags} {what} in {repos}, {kept} kept; {left}")
 }
 
-fn plural(n: usize, word: &str) -> String {
+/// `1 tag`, `2 tags`, `3 repositories`.
+pub fn plural(n: usize, word: &str) -> String {
     match (n, word) {
         (1, _) => format!("1 {word}"),
         (_, "repository") => format!("{n} repositories"),

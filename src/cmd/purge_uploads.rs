@@ -1,5 +1,6 @@
 //! `registry-gc purge-uploads`.
 
+use super::prune_tags::plural;
 use registry_gc::interrupt;
 use registry_gc::layout::Layout;
 use registry_gc::lock::StoreLock;
@@ -89,8 +90,8 @@ fn write_report(plan: &UploadPlan, dry_run: bool, out: &mut impl Write) -> io::R
     }
     writeln!(
         out,
-        "\n{} uploads {what} ({} bytes), {} younger kept",
-        plan.purge.len(),
+        "{} {what} ({} bytes), {} younger kept",
+        plural(plan.purge.len(), "upload"),
         plan.bytes(),
         plan.kept
     )
