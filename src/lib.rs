@@ -21,6 +21,6 @@ pub mod recheck;
 pub mod reference;
 pub mod report;
 pub mod sweep;
-pub mod uploads;
 #[cfg(test)]
 mod testing;
+pub mod uploads;
