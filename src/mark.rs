@@ -234,12 +234,12 @@ fn read_revisions(
     Ok((live, young))
 }
 
+/// A link file's bytes and (if asked for) its modification time.
+type LinkRead = (Vec<u8>, Option<SystemTime>);
+
 /// Reads a link file and, if asked, its modification time (one open, one
 /// fstat); `None` if it does not exist.
-fn read_link(
-    path: &Path,
-    with_mtime: bool,
-) -> Result<Option<(Vec<u8>, Option<SystemTime>)>, Fault> {
+pub(crate) fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Fault> {
     if !with_mtime {
         return Ok(read_optional(path)?.map(|b| (b, None)));
     }

@@ -4,7 +4,6 @@ use crate::blobs::{self, Blob};
 use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
-use crate::fsutil::read_optional;
 use crate::layout::Layout;
 use crate::mark::{self, find_blob, MarkOptions, Root};
 use rayon::prelude::*;
@@ -119,8 +118,12 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         .cloned()
         .partition(is_young);
     let young: HashSet<&Digest> = young_blobs.iter().map(|b| &b.digest).collect();
-    let gone = |d: &Digest| {
-        !young.contains(d) && (!marked.contains(d) || find_blob(&present, d).is_none())
+    // A blob missing from the enumeration may have been written since:
+    // look again before calling its links dangling.
+    let gone = |d: &Digest| match find_blob(&present, d) {
+        _ if young.contains(d) => false,
+        Some(_) => !marked.contains(d),
+        None => !layout.blob_data(d).exists(),
     };
 
     let young_manifests = marks.iter().map(|m| m.kept_young.len()).sum();
@@ -130,7 +133,7 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
             let mut layer_links: Vec<Digest> = m
                 .layer_dirs
                 .iter()
-                .filter(|d| gone(d) && layer_link_names(layout, &m.name, d))
+                .filter(|d| gone(d) && layer_link_names(layout, &m.name, d, young_after))
                 .cloned()
                 .collect();
             layer_links.sort();
@@ -172,12 +175,21 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
 }
 
 /// A dangling `_layers` link is deleted only if it names its own
-/// directory's digest; anything else is left alone with a warning.
-fn layer_link_names(layout: &Layout, repo: &str, d: &Digest) -> bool {
+/// directory's digest and is not younger than the grace period; anything
+/// else is left alone (with a warning if it names something else).
+fn layer_link_names(
+    layout: &Layout,
+    repo: &str,
+    d: &Digest,
+    young_after: Option<SystemTime>,
+) -> bool {
     let link = layout.layer_link(repo, d);
-    match read_optional(&link) {
+    match mark::read_link(&link, young_after.is_some()) {
         Ok(None) => false,
-        Ok(Some(b)) if Digest::parse_bytes(&b).as_ref() == Ok(d) => true,
+        Ok(Some((_, Some(modified)))) if young_after.is_some_and(|after| modified >= after) => {
+            false
+        }
+        Ok(Some((b, _))) if Digest::parse_bytes(&b).as_ref() == Ok(d) => true,
         Ok(Some(_)) => {
             tracing::warn!(
                 "leaving layer link that does not name its own digest: {}",

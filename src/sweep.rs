@@ -162,6 +162,8 @@ fn sweep(
         .try_for_each(|(_, d)| s.remove(Target::EmptyBlobPrefix(d)).map(drop))
         .map_err(failed("empty blob prefix directory".into()))?;
 
+    let swept: std::collections::HashSet<&crate::digest::Digest> =
+        plan.blobs.iter().map(|b| &b.digest).collect();
     let link_jobs: Vec<_> = plan
         .repos
         .iter()
@@ -170,6 +172,10 @@ fn sweep(
     in_batches(&link_jobs, |(repo, digest)| {
         let fail = failed(format!("layer link {digest} of repo {repo}"));
         let target = Target::LayerLink { repo, digest };
+        // A blob that was missing may have been pushed again meanwhile.
+        if !swept.contains(digest) && s.layout.blob_data(digest).exists() {
+            return Ok(Vec::new());
+        }
         if !s.remove(target).map_err(&fail)? {
             return Ok(Vec::new());
         }

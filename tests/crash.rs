@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use support::*;
 
 /// What the registry needs to serve `repo`'s manifest `digest`: its

@@ -9,6 +9,8 @@
 //! (tests fail, never skip) when `docker-registry` or `skopeo` is missing.
 #![allow(dead_code)]
 
+pub mod oci;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::{Read, Write};
@@ -529,6 +531,30 @@ impl Served {
             .args(["copy", "-q", "--src-tls-verify=false", "--all"])
             .arg(format!("docker://{}/{repo_tag}", self.addr()))
             .arg(format!("oci:{}:x", dest.path().join("layout").display()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run skopeo");
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    /// Pushes `src` (a skopeo source such as `oci:DIR:tag` or
+    /// `docker://HOST/repo:tag`) to `repo_tag` on this registry.
+    pub fn push(&self, src: &str, repo_tag: &str) -> Result<(), String> {
+        require("skopeo");
+        let out = Command::new("skopeo")
+            .arg("--insecure-policy")
+            .args([
+                "copy",
+                "-q",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+            ])
+            .arg(src)
+            .arg(format!("docker://{}/{repo_tag}", self.addr()))
             .stdin(Stdio::null())
             .output()
             .expect("run skopeo");
