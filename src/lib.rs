@@ -20,7 +20,9 @@ pub mod prune;
 pub mod recheck;
 pub mod reference;
 pub mod report;
+pub mod run_report;
 pub mod sweep;
+pub mod units;
 #[cfg(test)]
 mod testing;
 pub mod uploads;

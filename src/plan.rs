@@ -8,7 +8,7 @@ use crate::layout::Layout;
 use crate::mark::{self, find_blob, MarkOptions, Root};
 use rayon::prelude::*;
 use std::collections::HashSet;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What the run was asked to do.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,10 +47,36 @@ pub struct RepoPlan {
     pub live: HashSet<Digest>,
 }
 
+/// When a phase of the run started and how long it took.
+#[derive(Clone, Debug)]
+pub struct Phase {
+    pub name: &'static str,
+    pub started: SystemTime,
+    pub duration: Duration,
+}
+
+impl Phase {
+    /// Runs `f`, timing it as phase `name`.
+    pub fn time<T>(name: &'static str, f: impl FnOnce() -> T) -> (T, Phase) {
+        let (started, clock) = (SystemTime::now(), Instant::now());
+        let value = f();
+        (
+            value,
+            Phase {
+                name,
+                started,
+                duration: clock.elapsed(),
+            },
+        )
+    }
+}
+
 /// Everything a run will delete, computed before anything is deleted.
 #[derive(Debug)]
 pub struct Plan {
     pub options: Options,
+    /// The planning phases, in order (discovery and enumeration overlap).
+    pub phases: Vec<Phase>,
     /// Repositories in walk order.
     pub repos: Vec<RepoPlan>,
     /// Number of distinct digests marked.
@@ -90,9 +116,17 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
     let young_after = options
         .grace_period
         .map(|g| started.checked_sub(g).unwrap_or(SystemTime::UNIX_EPOCH));
-    let (repos, present) = rayon::join(
-        || discover::discover_with(layout, options.keep_going),
-        || blobs::enumerate_with(layout, options.keep_going),
+    let ((repos, discover_phase), (present, enumerate_phase)) = rayon::join(
+        || {
+            Phase::time("discover", || {
+                discover::discover_with(layout, options.keep_going)
+            })
+        },
+        || {
+            Phase::time("enumerate blobs", || {
+                blobs::enumerate_with(layout, options.keep_going)
+            })
+        },
     );
     let repos = repos?;
     let (present, mut faults) = present?;
@@ -101,7 +135,11 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         young_after,
         keep_going: options.keep_going,
     };
-    let marks = mark::mark_all_with(layout, &repos, &present, &mark_options)?;
+    let (marks, mark_phase) = Phase::time("mark", || {
+        mark::mark_all_with(layout, &repos, &present, &mark_options)
+    });
+    let marks = marks?;
+    let decide_started = (SystemTime::now(), Instant::now());
 
     let mut marked: HashSet<Digest> = HashSet::new();
     for m in &marks {
@@ -162,8 +200,14 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
             plan
         })
         .collect();
+    let decide_phase = Phase {
+        name: "decide",
+        started: decide_started.0,
+        duration: decide_started.1.elapsed(),
+    };
     Ok(Plan {
         options,
+        phases: vec![discover_phase, enumerate_phase, mark_phase, decide_phase],
         repos: repo_plans,
         marked: marked.len(),
         blobs: doomed,

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 
 /// What the re-check took out of the plan.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rescued {
     /// Manifests found (new revisions, or newly tagged with `-m`).
     pub roots: usize,

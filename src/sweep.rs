@@ -4,12 +4,13 @@
 //! which every kept image is whole, and a rerun finishes the job.
 
 use crate::delete::{remove, Target};
+use crate::digest::Digest;
 use crate::error::{Fault, GcError};
 use crate::interrupt;
 use crate::layout::Layout;
 use crate::plan::Plan;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 const BATCH: usize = 1024;
@@ -25,6 +26,15 @@ pub struct Applied {
     pub tag_references: u64,
     pub blobs: u64,
     pub blob_bytes: u64,
+    pub layer_links: u64,
+    /// Per repository of the plan (same order): manifests and layer links deleted.
+    pub per_repo: Vec<RepoApplied>,
+}
+
+/// What a real run deleted in one repository.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RepoApplied {
+    pub manifests: u64,
     pub layer_links: u64,
 }
 
@@ -57,6 +67,42 @@ impl Sweeper<'_> {
     }
 }
 
+/// Deletion counts, shared by the parallel workers.
+#[derive(Default)]
+struct Counters {
+    manifests: AtomicU64,
+    tag_references: AtomicU64,
+    blobs: AtomicU64,
+    blob_bytes: AtomicU64,
+    layer_links: AtomicU64,
+    /// Per repository: manifests, layer links.
+    per_repo: Vec<[AtomicU64; 2]>,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn into_applied(self) -> Applied {
+        Applied {
+            manifests: self.manifests.into_inner(),
+            tag_references: self.tag_references.into_inner(),
+            blobs: self.blobs.into_inner(),
+            blob_bytes: self.blob_bytes.into_inner(),
+            layer_links: self.layer_links.into_inner(),
+            per_repo: self
+                .per_repo
+                .into_iter()
+                .map(|[m, l]| RepoApplied {
+                    manifests: m.into_inner(),
+                    layer_links: l.into_inner(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Deletes everything in `plan`. Returns what was deleted and how the sweep
 /// ended: it stops at the first failing batch, or between two deletions on
 /// SIGINT/SIGTERM; what was deleted before stays deleted.
@@ -69,11 +115,11 @@ pub fn apply(layout: &Layout, plan: &Plan) -> (Applied, Result<(), GcError>) {
         done: AtomicU64::new(0),
         crash_after,
     };
-    let counters: [AtomicU64; 5] = Default::default();
-    let [manifests, tag_refs, blobs, bytes, links] = &counters;
-    let result = sweep(&sweeper, plan, [manifests, tag_refs, blobs, bytes, links]);
-    let [manifests, tag_references, blobs, blob_bytes, layer_links] =
-        counters.map(AtomicU64::into_inner);
+    let counters = Counters {
+        per_repo: plan.repos.iter().map(|_| Default::default()).collect(),
+        ..Counters::default()
+    };
+    let result = sweep(&sweeper, plan, &counters);
     let result = result.and_then(|_| {
         if interrupt::requested() {
             Err(GcError::Interrupted)
@@ -81,23 +127,10 @@ pub fn apply(layout: &Layout, plan: &Plan) -> (Applied, Result<(), GcError>) {
             Ok(())
         }
     });
-    (
-        Applied {
-            manifests,
-            tag_references,
-            blobs,
-            blob_bytes,
-            layer_links,
-        },
-        result,
-    )
+    (counters.into_applied(), result)
 }
 
-fn sweep(
-    s: &Sweeper<'_>,
-    plan: &Plan,
-    [manifests, tag_refs, blobs, bytes, links]: [&AtomicU64; 5],
-) -> Result<(), GcError> {
+fn sweep(s: &Sweeper<'_>, plan: &Plan, c: &Counters) -> Result<(), GcError> {
     let failed = |what: String| {
         move |fault: Fault| GcError::Delete {
             what: what.clone(),
@@ -108,9 +141,10 @@ fn sweep(
     let manifest_jobs: Vec<_> = plan
         .repos
         .iter()
-        .flat_map(|r| r.manifests.iter().map(move |m| (r.name.as_str(), m)))
+        .enumerate()
+        .flat_map(|(i, r)| r.manifests.iter().map(move |m| (i, r.name.as_str(), m)))
         .collect();
-    in_batches(&manifest_jobs, |(repo, m)| {
+    in_batches(&manifest_jobs, |(i, repo, m)| {
         let fail = failed(format!("manifest {}", m.digest));
         let mut lines = Vec::new();
         for tag in &m.tag_index {
@@ -120,7 +154,7 @@ fn sweep(
                 digest: &m.digest,
             };
             if s.remove(target).map_err(&fail)? {
-                tag_refs.fetch_add(1, Ordering::Relaxed);
+                Counters::add(&c.tag_references, 1);
                 lines.push(s.line("deleting manifest tag reference", target));
             }
         }
@@ -129,7 +163,8 @@ fn sweep(
             digest: &m.digest,
         };
         if s.remove(target).map_err(&fail)? {
-            manifests.fetch_add(1, Ordering::Relaxed);
+            Counters::add(&c.manifests, 1);
+            Counters::add(&c.per_repo[*i][0], 1);
             lines.push(s.line("deleting manifest", target));
         }
         Ok(lines)
@@ -143,8 +178,8 @@ fn sweep(
         {
             return Ok(Vec::new());
         }
-        blobs.fetch_add(1, Ordering::Relaxed);
-        bytes.fetch_add(b.size, Ordering::Relaxed);
+        Counters::add(&c.blobs, 1);
+        Counters::add(&c.blob_bytes, b.size);
         Ok(vec![s.line("Deleting blob", target)])
     })?;
     let prefixes: BTreeMap<String, _> = plan
@@ -162,14 +197,14 @@ fn sweep(
         .try_for_each(|(_, d)| s.remove(Target::EmptyBlobPrefix(d)).map(drop))
         .map_err(failed("empty blob prefix directory".into()))?;
 
-    let swept: std::collections::HashSet<&crate::digest::Digest> =
-        plan.blobs.iter().map(|b| &b.digest).collect();
+    let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
     let link_jobs: Vec<_> = plan
         .repos
         .iter()
-        .flat_map(|r| r.layer_links.iter().map(move |d| (r.name.as_str(), d)))
+        .enumerate()
+        .flat_map(|(i, r)| r.layer_links.iter().map(move |d| (i, r.name.as_str(), d)))
         .collect();
-    in_batches(&link_jobs, |(repo, digest)| {
+    in_batches(&link_jobs, |(i, repo, digest)| {
         let fail = failed(format!("layer link {digest} of repo {repo}"));
         let target = Target::LayerLink { repo, digest };
         // A blob that was missing may have been pushed again meanwhile.
@@ -179,7 +214,8 @@ fn sweep(
         if !s.remove(target).map_err(&fail)? {
             return Ok(Vec::new());
         }
-        links.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&c.layer_links, 1);
+        Counters::add(&c.per_repo[*i][1], 1);
         s.remove(Target::EmptyLayerDir { repo, digest })
             .map_err(&fail)?;
         Ok(vec![s.line("Deleting layer link path", target)])

@@ -244,7 +244,7 @@ fn table_and_csv_agree_with_json() {
     assert!(totals.contains("10 repositories in the store"), "{totals}");
     let orphan = totals.lines().find(|l| l.starts_with("orphaned")).unwrap();
     let orphan_bytes = n(&doc["store"]["orphan_bytes"]);
-    let human = registry_gc::inventory::human_bytes(orphan_bytes);
+    let human = registry_gc::units::human_bytes(orphan_bytes);
     assert!(orphan.contains(&format!("  {human}  ")), "{orphan}");
 
     let csv = stdout_of(inventory(&store, &["--format", "csv"]));

@@ -3,10 +3,12 @@
 use registry_gc::error::GcError;
 use registry_gc::layout::Layout;
 use registry_gc::lock::StoreLock;
+use registry_gc::plan::Phase;
 use registry_gc::sweep::Applied;
-use registry_gc::{interrupt, plan, recheck, report, sweep};
+use registry_gc::units::human_bytes;
+use registry_gc::{interrupt, plan, recheck, report, run_report, sweep};
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,6 +36,10 @@ pub struct Args {
     /// might reference; exits 1 at the end if anything was unreadable
     #[arg(long)]
     keep_going: bool,
+    /// write a JSON report of the run to this file (`-`: to stdout, instead
+    /// of the text lines); see docs/gc-report.md
+    #[arg(long, value_name = "PATH")]
+    report: Option<PathBuf>,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
@@ -63,7 +69,8 @@ pub fn run(args: &Args) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
-    if !args.quiet {
+    let json_to_stdout = args.report.as_deref() == Some(Path::new("-"));
+    if !args.quiet && !json_to_stdout {
         let mut out = BufWriter::new(io::stdout().lock());
         if let Err(e) = report::write_text(&plan, &mut out).and_then(|_| out.flush()) {
             if e.kind() != io::ErrorKind::BrokenPipe {
@@ -74,22 +81,42 @@ pub fn run(args: &Args) -> ExitCode {
     for fault in &plan.faults {
         tracing::error!("unreadable, everything it might reference is kept: {fault}");
     }
-    if args.dry_run {
-        return broken_files_exit(&plan);
-    }
-    match recheck::recheck(&layout, &mut plan) {
-        Ok(r) if r.roots > 0 => tracing::info!(
-            "re-check: {} manifests written during the run keep {} blobs, {} manifests and {} layer links",
-            r.roots,
-            r.blobs,
-            r.manifests,
-            r.layer_links
+    let (applied, rescued, phases, result) = if args.dry_run {
+        (None, None, Vec::new(), Ok(()))
+    } else {
+        let (rescued, recheck_phase) =
+            Phase::time("re-check", || recheck::recheck(&layout, &mut plan));
+        let rescued = match rescued {
+            Ok(r) => r,
+            Err(e) => return fail(&e.to_string()),
+        };
+        if rescued.roots > 0 {
+            tracing::info!(
+                "re-check: {} manifests written during the run keep {} blobs, {} manifests and {} layer links",
+                rescued.roots,
+                rescued.blobs,
+                rescued.manifests,
+                rescued.layer_links
+            );
+        }
+        let ((applied, result), sweep_phase) =
+            Phase::time("sweep", || sweep::apply(&layout, &plan));
+        (
+            Some(applied),
+            Some(rescued),
+            vec![recheck_phase, sweep_phase],
+            result,
+        )
+    };
+    match &applied {
+        None => tracing::info!(
+            "reclaimable: {} in {} blobs",
+            human_bytes(plan.blob_bytes()),
+            plan.blobs.len()
         ),
-        Ok(_) => {}
-        Err(e) => return fail(&e.to_string()),
+        Some(a) => tracing::info!("freed {} in {} blobs", human_bytes(a.blob_bytes), a.blobs),
     }
-    let (applied, result) = sweep::apply(&layout, &plan);
-    if applied.blobs > 0 {
+    if let Some(a) = applied.as_ref().filter(|a| a.blobs > 0) {
         let cache = config
             .blob_descriptor_cache
             .as_deref()
@@ -97,21 +124,52 @@ pub fn run(args: &Args) -> ExitCode {
             .unwrap_or_default();
         tracing::warn!(
             "deleted {} blobs: restart any registry serving this store with storage.cache.blobdescriptor{cache}, or it will keep answering for deleted blobs",
-            applied.blobs
+            a.blobs
         );
     }
-    match result {
-        Ok(()) => broken_files_exit(&plan),
-        Err(GcError::Interrupted) => {
-            eprintln!("interrupted: {}; run again to finish", done(&applied));
+    if let Some(path) = &args.report {
+        let doc = run_report::build(
+            &plan,
+            args.dry_run,
+            applied.as_ref(),
+            rescued.as_ref(),
+            &phases,
+            result.as_ref().map(|_| ()),
+        );
+        if let Err(e) = write_report(path, &doc) {
+            eprintln!("failed to write report {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    match (result, applied) {
+        (Ok(()), _) => broken_files_exit(&plan),
+        (Err(GcError::Interrupted), Some(a)) => {
+            eprintln!("interrupted: {}; run again to finish", done(&a));
             ExitCode::from(INTERRUPTED)
         }
-        Err(e) => {
+        (Err(e), a) => {
             eprintln!("failed to garbage collect: {e}");
-            eprintln!("before the failure: {}", done(&applied));
+            eprintln!("before the failure: {}", done(&a.unwrap_or_default()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes the JSON report to stdout (`-`) or atomically to a file.
+fn write_report(path: &Path, doc: &run_report::RunReport) -> io::Result<()> {
+    if path == Path::new("-") {
+        let mut out = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, doc)?;
+        return writeln!(out);
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    serde_json::to_writer_pretty(&mut file, doc)?;
+    writeln!(file)?;
+    file.persist(path).map(drop).map_err(|e| e.error)
 }
 
 fn done(a: &Applied) -> String {

@@ -9,7 +9,7 @@ mod glob;
 mod render;
 
 pub use glob::Glob;
-pub use render::{human_bytes, write_csv, write_json, write_table};
+pub use render::{write_csv, write_json, write_table};
 
 use crate::blobs::{self, Blob};
 use crate::digest::Digest;

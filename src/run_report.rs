@@ -1,0 +1,171 @@
+//! `garbage-collect --report`: one JSON document describing a run (see
+//! `docs/gc-report.md`).
+
+use crate::error::GcError;
+use crate::plan::{Phase, Plan};
+use crate::recheck::Rescued;
+use crate::sweep::Applied;
+use serde::Serialize;
+use std::time::SystemTime;
+
+/// Version of the document's shape.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    /// `registry-gc <version>`.
+    pub tool: String,
+    pub mode: Mode,
+    /// RFC 3339, when planning started.
+    pub started: String,
+    /// `completed`, `interrupted`, `failed`, or `unreadable-files` (with `--keep-going`).
+    pub outcome: &'static str,
+    pub error: Option<String>,
+    pub phases: Vec<PhaseReport>,
+    pub counts: Counts,
+    pub bytes: Bytes,
+    /// What the re-check before the sweep took out of the plan (real runs).
+    pub recheck: Option<Rescued>,
+    /// Repositories in walk order.
+    pub repositories: Vec<RepoReport>,
+    /// With `--keep-going`: the files that could not be read.
+    pub unreadable_files: Vec<String>,
+}
+
+/// The flags the run was given.
+#[derive(Debug, Serialize)]
+pub struct Mode {
+    pub dry_run: bool,
+    pub delete_untagged: bool,
+    pub grace_period_seconds: Option<u64>,
+    pub keep_going: bool,
+}
+
+/// One phase of the run.
+#[derive(Debug, Serialize)]
+pub struct PhaseReport {
+    pub name: &'static str,
+    pub started: String,
+    pub seconds: f64,
+}
+
+/// What was counted. `*_deleted` are 0 in a dry run.
+#[derive(Debug, Serialize)]
+pub struct Counts {
+    pub repositories: usize,
+    pub manifests_marked: usize,
+    pub blobs_marked: usize,
+    pub blobs_eligible: usize,
+    pub blobs_deleted: u64,
+    pub manifests_eligible: usize,
+    pub manifests_deleted: u64,
+    pub tag_references_deleted: u64,
+    pub layer_links_eligible: usize,
+    pub layer_links_deleted: u64,
+    pub blobs_kept_young: usize,
+    pub manifests_kept_young: usize,
+}
+
+/// Sizes of blob `data` files.
+#[derive(Debug, Serialize)]
+pub struct Bytes {
+    pub eligible: u64,
+    pub freed: u64,
+    pub kept_young: u64,
+}
+
+/// One repository's part of the run.
+#[derive(Debug, Serialize)]
+pub struct RepoReport {
+    pub name: String,
+    pub manifests_eligible: usize,
+    pub manifests_deleted: u64,
+    pub layer_links_eligible: usize,
+    pub layer_links_deleted: u64,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Builds the report of a run: `applied` and `rescued` are `None` in a dry
+/// run; `phases` are the ones run after planning (re-check, sweep).
+pub fn build(
+    plan: &Plan,
+    dry_run: bool,
+    applied: Option<&Applied>,
+    rescued: Option<&Rescued>,
+    phases: &[Phase],
+    result: Result<(), &GcError>,
+) -> RunReport {
+    let none = Applied::default();
+    let applied = applied.unwrap_or(&none);
+    let (outcome, error) = match result {
+        Ok(()) if plan.faults.is_empty() => ("completed", None),
+        Ok(()) => ("unreadable-files", None),
+        Err(GcError::Interrupted) => ("interrupted", Some(GcError::Interrupted.to_string())),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    let repositories = plan
+        .repos
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let done = applied.per_repo.get(i).cloned().unwrap_or_default();
+            RepoReport {
+                name: r.name.clone(),
+                manifests_eligible: r.manifests.len(),
+                manifests_deleted: done.manifests,
+                layer_links_eligible: r.layer_links.len(),
+                layer_links_deleted: done.layer_links,
+            }
+        })
+        .collect();
+    RunReport {
+        schema_version: SCHEMA_VERSION,
+        tool: concat!("registry-gc ", env!("CARGO_PKG_VERSION")).to_string(),
+        mode: Mode {
+            dry_run,
+            delete_untagged: plan.options.delete_untagged,
+            grace_period_seconds: plan.options.grace_period.map(|g| g.as_secs()),
+            keep_going: plan.options.keep_going,
+        },
+        started: rfc3339(plan.started),
+        outcome,
+        error,
+        phases: plan
+            .phases
+            .iter()
+            .chain(phases)
+            .map(|p| PhaseReport {
+                name: p.name,
+                started: rfc3339(p.started),
+                seconds: p.duration.as_secs_f64(),
+            })
+            .collect(),
+        counts: Counts {
+            repositories: plan.repos.len(),
+            manifests_marked: plan.repos.iter().map(|r| r.roots.len()).sum(),
+            blobs_marked: plan.marked,
+            blobs_eligible: plan.blobs.len(),
+            blobs_deleted: applied.blobs,
+            manifests_eligible: plan.manifest_count(),
+            manifests_deleted: applied.manifests,
+            tag_references_deleted: applied.tag_references,
+            layer_links_eligible: plan.layer_link_count(),
+            layer_links_deleted: applied.layer_links,
+            blobs_kept_young: plan.young_blobs.len(),
+            manifests_kept_young: plan.young_manifests,
+        },
+        bytes: Bytes {
+            eligible: plan.blob_bytes(),
+            freed: applied.blob_bytes,
+            kept_young: plan.young_blobs.iter().map(|b| b.size).sum(),
+        },
+        recheck: rescued.cloned(),
+        repositories,
+        unreadable_files: plan.faults.iter().map(|f| f.to_string()).collect(),
+    }
+}
