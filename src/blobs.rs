@@ -93,6 +93,7 @@ pub fn enumerate_with(
                 }
                 _ => Vec::new(),
             };
+            crate::progress::blobs_listed(blobs.len() as u64);
             Ok((blobs, faults.list))
         })
         .collect::<Result<_, GcError>>()?;

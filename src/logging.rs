@@ -102,7 +102,7 @@ impl<S: Subscriber> Layer<S> for LogrusLayer {
             &visitor.fields,
             SystemTime::now(),
         );
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        let _ = crate::progress::suspend(|| writeln!(std::io::stderr().lock(), "{line}"));
     }
 }
 

@@ -109,6 +109,7 @@ pub fn mark_all_with(
                 true => Ok(protect_repository(layout, name, fault)),
                 false => Err(fault),
             })
+            .inspect(|_| crate::progress::repository_marked())
             .map_err(GcError::Mark)
         })
         .collect()

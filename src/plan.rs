@@ -104,6 +104,17 @@ impl Plan {
         self.repos.iter().map(|r| r.layer_links.len()).sum()
     }
 
+    /// Number of paths the sweep deletes (tag references, revisions, blobs, layer links).
+    pub fn deletion_count(&self) -> u64 {
+        let tag_refs: usize = self
+            .repos
+            .iter()
+            .flat_map(|r| &r.manifests)
+            .map(|m| m.tag_index.len())
+            .sum();
+        (tag_refs + self.manifest_count() + self.blobs.len() + self.layer_link_count()) as u64
+    }
+
     /// Bytes of blob data the plan deletes.
     pub fn blob_bytes(&self) -> u64 {
         self.blobs.iter().map(|b| b.size).sum()

@@ -53,6 +53,9 @@ impl Sweeper<'_> {
         }
         let removed = remove(self.layout, target)?;
         if removed {
+            if !matches!(target, Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. }) {
+                crate::progress::deleted();
+            }
             let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
             if self.crash_after == Some(n) {
                 std::process::abort();

@@ -6,8 +6,8 @@ use registry_gc::lock::StoreLock;
 use registry_gc::plan::Phase;
 use registry_gc::sweep::Applied;
 use registry_gc::units::human_bytes;
-use registry_gc::{interrupt, plan, recheck, report, run_report, sweep};
-use std::io::{self, BufWriter, Write};
+use registry_gc::{interrupt, plan, progress, recheck, report, run_report, sweep};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -60,6 +60,9 @@ pub fn run(args: &Args) -> ExitCode {
         }
     };
     interrupt::install();
+    let _spinner = (!args.quiet && io::stderr().is_terminal())
+        .then(progress::Spinner::start)
+        .flatten();
     let options = plan::Options {
         delete_untagged: args.delete_untagged,
         grace_period: args.grace_period.filter(|g| !g.is_zero()),
