@@ -1,12 +1,10 @@
 //! `registry-gc garbage-collect`.
 
 use registry_gc::error::GcError;
-use registry_gc::layout::Layout;
-use registry_gc::lock::StoreLock;
 use registry_gc::plan::Phase;
 use registry_gc::sweep::Applied;
 use registry_gc::units::human_bytes;
-use registry_gc::{interrupt, plan, progress, recheck, report, run_report, sweep};
+use registry_gc::{plan, progress, recheck, report, run_report, sweep};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -46,20 +44,16 @@ pub struct Args {
 
 /// Runs the collection and prints its plan (and, in a real run, applies it).
 pub fn run(args: &Args) -> ExitCode {
-    let config = match super::load_config(args.config.as_deref(), USAGE) {
-        Ok(c) => c,
+    let opened = match super::open_store(
+        args.config.as_deref(),
+        USAGE,
+        args.dry_run,
+        "failed to garbage collect",
+    ) {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let layout = Layout::new(&config.root);
-    let _lock = if args.dry_run {
-        None
-    } else {
-        match StoreLock::acquire(layout.root()) {
-            Ok(l) => Some(l),
-            Err(f) => return fail(&f.to_string()),
-        }
-    };
-    interrupt::install();
+    let (config, layout) = (&opened.config, &opened.layout);
     let _spinner = (!args.quiet && io::stderr().is_terminal())
         .then(progress::Spinner::start)
         .flatten();
@@ -68,7 +62,7 @@ pub fn run(args: &Args) -> ExitCode {
         grace_period: args.grace_period.filter(|g| !g.is_zero()),
         keep_going: args.keep_going,
     };
-    let mut plan = match plan::plan(&layout, options) {
+    let mut plan = match plan::plan(layout, options) {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
@@ -88,7 +82,7 @@ pub fn run(args: &Args) -> ExitCode {
         (None, None, Vec::new(), Ok(()))
     } else {
         let (rescued, recheck_phase) =
-            Phase::time("re-check", || recheck::recheck(&layout, &mut plan));
+            Phase::time("re-check", || recheck::recheck(layout, &mut plan));
         let rescued = match rescued {
             Ok(r) => r,
             Err(e) => return fail(&e.to_string()),
@@ -102,8 +96,7 @@ pub fn run(args: &Args) -> ExitCode {
                 rescued.layer_links
             );
         }
-        let ((applied, result), sweep_phase) =
-            Phase::time("sweep", || sweep::apply(&layout, &plan));
+        let ((applied, result), sweep_phase) = Phase::time("sweep", || sweep::apply(layout, &plan));
         (
             Some(applied),
             Some(rescued),

@@ -6,7 +6,9 @@ pub mod prune_tags;
 pub mod purge_uploads;
 
 use registry_gc::config::{self, Config, ConfigError};
-use registry_gc::logging;
+use registry_gc::layout::Layout;
+use registry_gc::lock::StoreLock;
+use registry_gc::{interrupt, logging};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -29,4 +31,40 @@ pub fn load_config(path: Option<&Path>, usage: &str) -> Result<Config, ExitCode>
     }
     logging::init(&loaded.config.log);
     Ok(loaded.config)
+}
+
+/// A store opened by a subcommand that may delete: its configuration, its
+/// layout and, for a real run, the run lock (held while this lives).
+pub struct Opened {
+    pub config: Config,
+    pub layout: Layout,
+    _lock: Option<StoreLock>,
+}
+
+/// Loads the configuration and, unless `dry_run`, takes the store's lock and
+/// installs the SIGINT/SIGTERM handler. Failures are printed after
+/// `fail_prefix` (e.g. `failed to garbage collect`).
+pub fn open_store(
+    path: Option<&Path>,
+    usage: &str,
+    dry_run: bool,
+    fail_prefix: &str,
+) -> Result<Opened, ExitCode> {
+    let config = load_config(path, usage)?;
+    let layout = Layout::new(&config.root);
+    let lock = if dry_run {
+        None
+    } else {
+        let lock = StoreLock::acquire(layout.root()).map_err(|f| {
+            eprintln!("{fail_prefix}: {f}");
+            ExitCode::FAILURE
+        })?;
+        interrupt::install();
+        Some(lock)
+    };
+    Ok(Opened {
+        config,
+        layout,
+        _lock: lock,
+    })
 }

@@ -1,10 +1,7 @@
 //! `registry-gc prune-tags`.
 
 use regex::Regex;
-use registry_gc::interrupt;
 use registry_gc::inventory::Glob;
-use registry_gc::layout::Layout;
-use registry_gc::lock::StoreLock;
 use registry_gc::prune::{self, Policy, PruneError, PrunePlan, Rules};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -99,29 +96,25 @@ pub fn run(args: &Args) -> ExitCode {
             }
         }
     };
-    let config = match super::load_config(args.config.as_deref(), USAGE) {
-        Ok(c) => c,
+    let opened = match super::open_store(
+        args.config.as_deref(),
+        USAGE,
+        args.dry_run,
+        "failed to prune tags",
+    ) {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let layout = Layout::new(&config.root);
-    let _lock = if args.dry_run {
-        None
-    } else {
-        match StoreLock::acquire(layout.root()) {
-            Ok(l) => Some(l),
-            Err(f) => return fail(&f.to_string()),
-        }
-    };
-    interrupt::install();
+    let layout = &opened.layout;
     let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
-    let plan = match prune::plan(&layout, &policy, &repos, SystemTime::now()) {
+    let plan = match prune::plan(layout, &policy, &repos, SystemTime::now()) {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
     let done = if args.dry_run {
         plan
     } else {
-        match prune::apply(&layout, &plan) {
+        match prune::apply(layout, &plan) {
             Ok(done) => done,
             Err(PruneError::Interrupted) => {
                 eprintln!("interrupted: run again to finish");

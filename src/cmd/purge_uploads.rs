@@ -1,9 +1,6 @@
 //! `registry-gc purge-uploads`.
 
 use super::prune_tags::plural;
-use registry_gc::interrupt;
-use registry_gc::layout::Layout;
-use registry_gc::lock::StoreLock;
 use registry_gc::prune::{format_age, parse_duration};
 use registry_gc::uploads::{self, PurgeError, StartedFrom, UploadPlan};
 use std::io::{self, BufWriter, Write};
@@ -33,26 +30,22 @@ pub struct Args {
 
 /// Plans the purge, prints it and, in a real run, applies it.
 pub fn run(args: &Args) -> ExitCode {
-    let config = match super::load_config(args.config.as_deref(), USAGE) {
-        Ok(c) => c,
+    let opened = match super::open_store(
+        args.config.as_deref(),
+        USAGE,
+        args.dry_run,
+        "failed to purge uploads",
+    ) {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let layout = Layout::new(&config.root);
-    let _lock = if args.dry_run {
-        None
-    } else {
-        match StoreLock::acquire(layout.root()) {
-            Ok(l) => Some(l),
-            Err(f) => return fail(&f.to_string()),
-        }
-    };
-    interrupt::install();
-    let plan = match uploads::plan(&layout, args.older_than, SystemTime::now()) {
+    let layout = &opened.layout;
+    let plan = match uploads::plan(layout, args.older_than, SystemTime::now()) {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
     if !args.dry_run {
-        match uploads::apply(&layout, &plan) {
+        match uploads::apply(layout, &plan) {
             Ok(_) => {}
             Err(PurgeError::Interrupted) => {
                 eprintln!("interrupted: run again to finish");
