@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use support::{empty_store, fixture_copy, fixture_tags, run_ours, Store};
+use support::{fixture_copy, fixture_tags, run_ours, synth_store, Store};
 
 /// `registry-gc inventory <args> <config>`, without `REGISTRY_*` variables.
 fn inventory(store: &Store, args: &[&str]) -> Output {
@@ -137,30 +137,6 @@ fn predictions_match_the_collector_on_the_recorded_store() {
     assert!(bytes.windows(2).all(|w| w[0] >= w[1]), "sorted: {bytes:?}");
 }
 
-/// A store written by `examples/synth-store.rs` (built with the test's profile).
-fn synth(args: &[&str]) -> Store {
-    let store = empty_store();
-    let mut c = Command::new(env!("CARGO"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--example", "synth-store"]);
-    if !cfg!(debug_assertions) {
-        c.arg("--release");
-    }
-    let out = c
-        .arg("--")
-        .arg(&store.root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cargo run --example synth-store");
-    assert!(
-        out.status.success(),
-        "synth-store failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    store
-}
-
 #[test]
 fn predictions_match_the_collector_on_generated_stores() {
     let shapes: [&[&str]; 2] = [
@@ -180,7 +156,7 @@ fn predictions_match_the_collector_on_generated_stores() {
     ];
     for shape in shapes {
         // The generator's own model of the store agrees on the counts.
-        let probe = synth(shape);
+        let probe = synth_store(shape);
         let expected: Value =
             serde_json::from_str(&fs::read_to_string(probe.root.join("expected.json")).unwrap())
                 .unwrap();
@@ -201,7 +177,7 @@ fn predictions_match_the_collector_on_generated_stores() {
             n(&expected["eligible_manifests_m"])
         );
 
-        let (inv, freed, freed_m) = check_predictions(|| synth(shape));
+        let (inv, freed, freed_m) = check_predictions(|| synth_store(shape));
         let st = &inv["store"];
         assert!(freed > 0 && freed_m > freed, "{shape:?}: {freed} {freed_m}");
         assert!(n(&st["repositories"]) >= 3, "{st}");

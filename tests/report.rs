@@ -93,6 +93,48 @@ fn report_bytes_equal_the_deleted_data_sizes() {
 }
 
 #[test]
+fn report_matches_the_generator_model_and_the_freed_bytes() {
+    let args = [
+        "--repos",
+        "6",
+        "--manifests",
+        "24",
+        "--orphans",
+        "9",
+        "--seed",
+        "7",
+    ];
+    for (flags, blobs, manifests, links) in [
+        (&[][..], "eligible_blobs", None, "dangling_layer_links"),
+        (
+            &["-m"][..],
+            "eligible_blobs_m",
+            Some("eligible_manifests_m"),
+            "dangling_layer_links_m",
+        ),
+    ] {
+        let store = synth_store(&args);
+        let expected: Value = serde_json::from_str(
+            &std::fs::read_to_string(store.root.join("expected.json")).unwrap(),
+        )
+        .unwrap();
+        let before = blob_sizes(&store);
+        let mut full = flags.to_vec();
+        full.extend(["--report", "-"]);
+        let o = run_ours(&store, &full);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(r["counts"]["blobs_deleted"], expected[blobs]);
+        assert_eq!(
+            r["counts"]["manifests_deleted"],
+            manifests.map_or(Value::from(0), |m| expected[m].clone())
+        );
+        assert_eq!(r["counts"]["layer_links_deleted"], expected[links]);
+        assert_eq!(r["bytes"]["freed"], freed(&before, &store));
+    }
+}
+
+#[test]
 fn report_to_stdout_replaces_the_text_lines() {
     let store = fixture_copy("demo");
     let before = store.files();

@@ -582,3 +582,27 @@ impl Drop for Served {
         let _ = self.child.wait();
     }
 }
+
+/// A store written by `examples/synth-store.rs` (built with the test's profile).
+pub fn synth_store(args: &[&str]) -> Store {
+    let store = empty_store();
+    let mut c = Command::new(env!("CARGO"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "--quiet", "--example", "synth-store"]);
+    if !cfg!(debug_assertions) {
+        c.arg("--release");
+    }
+    let out = c
+        .arg("--")
+        .arg(&store.root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo run --example synth-store");
+    assert!(
+        out.status.success(),
+        "synth-store failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    store
+}
