@@ -23,7 +23,7 @@ pub mod reference;
 pub mod report;
 pub mod run_report;
 pub mod sweep;
-pub mod units;
 #[cfg(test)]
 mod testing;
+pub mod units;
 pub mod uploads;

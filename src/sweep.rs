@@ -53,7 +53,10 @@ impl Sweeper<'_> {
         }
         let removed = remove(self.layout, target)?;
         if removed {
-            if !matches!(target, Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. }) {
+            if !matches!(
+                target,
+                Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. }
+            ) {
                 crate::progress::deleted();
             }
             let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
