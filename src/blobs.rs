@@ -2,9 +2,10 @@
 
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Fault, GcError};
-use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::fsutil::{io_pool, list_sorted, stat_at, symlink_fault, Kind, Stat};
 use crate::layout::Layout;
 use rayon::prelude::*;
+use std::ffi::CStr;
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
@@ -20,7 +21,8 @@ pub struct Blob {
 }
 
 /// Lists every blob, sorted by digest. One readdir per directory and one
-/// lstat per blob directory. A `data` file anywhere but at a canonical blob
+/// lstat per blob directory (relative to its prefix directory), on the
+/// I/O pool. A `data` file anywhere but at a canonical blob
 /// path is an error (upstream would enumerate it and then fail or panic
 /// midway through a sweep); other stray files are ignored, as upstream does.
 pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
@@ -33,6 +35,10 @@ pub fn enumerate_with(
     layout: &Layout,
     keep_going: bool,
 ) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {
+    io_pool().install(|| enumerate_in(layout, keep_going))
+}
+
+fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {
     let root = layout.blobs();
     let algs = match list_sorted(&root) {
         Ok(Some(a)) => a,
@@ -97,7 +103,7 @@ pub fn enumerate_with(
             Ok((blobs, faults.list))
         })
         .collect::<Result<_, GcError>>()?;
-    let mut blobs = Vec::new();
+    let mut blobs = Vec::with_capacity(per_prefix.iter().map(|(b, _)| b.len()).sum());
     for (b, f) in per_prefix {
         blobs.extend(b);
         faults.list.extend(f);
@@ -132,22 +138,44 @@ fn prefix_blobs(alg: Algorithm, prefix: &Path, faults: &mut Faults) -> Result<Ve
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let mut out = Vec::new();
     let entries = match list_sorted(prefix) {
         Ok(e) => e.unwrap_or_default(),
-        Err(f) => return faults.note(f).map(|_| out),
+        Err(f) => return faults.note(f).map(|_| Vec::new()),
     };
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `data` is looked up relative to the open prefix directory: a two-component
+    // lookup per blob instead of the whole path's.
+    let dir = match std::fs::File::open(prefix) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return faults
+                .note(Fault::io("open", prefix, &e))
+                .map(|_| Vec::new())
+        }
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    let mut name = Vec::with_capacity(160);
     for entry in entries {
-        let dir = prefix.join(&entry.name);
         match entry.kind {
             Kind::Dir => {}
             Kind::Symlink => {
-                faults.note(symlink_fault(&dir))?;
+                faults.note(symlink_fault(&prefix.join(&entry.name)))?;
                 continue;
             }
             _ => continue,
         }
-        match blob_in(alg, hh, &dir, entry.name_str().unwrap_or_default()) {
+        name.clear();
+        name.extend_from_slice(entry.name.as_encoded_bytes());
+        name.extend_from_slice(b"/data\0");
+        let stat = match CStr::from_bytes_with_nul(&name) {
+            Ok(c) => stat_at(&dir, c),
+            Err(_) => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+        };
+        let hex = entry.name_str().unwrap_or_default();
+        match blob_in(alg, hh, &prefix.join(&entry.name), hex, stat) {
             Ok(Some(blob)) => out.push(blob),
             Ok(None) => {}
             Err(f) => faults.note(f)?,
@@ -156,21 +184,30 @@ fn prefix_blobs(alg: Algorithm, prefix: &Path, faults: &mut Faults) -> Result<Ve
     Ok(out)
 }
 
-/// The blob in directory `dir` (named `hex`, under prefix `hh`), if it has `data`.
-fn blob_in(alg: Algorithm, hh: &str, dir: &Path, hex: &str) -> Result<Option<Blob>, Fault> {
-    let data = dir.join("data");
-    let meta = match std::fs::symlink_metadata(&data) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Fault::io("stat", &data, &e)),
+/// The blob in directory `dir` (named `hex`, under prefix `hh`) whose `data`
+/// was stat'ed as `stat`, if `data` exists. `dir` is only used in faults.
+fn blob_in(
+    alg: Algorithm,
+    hh: &str,
+    dir: &Path,
+    hex: &str,
+    stat: io::Result<Option<Stat>>,
+) -> Result<Option<Blob>, Fault> {
+    let meta = match stat {
+        Ok(Some(m)) => m,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(Fault::io("stat", &dir.join("data"), &e)),
     };
-    if !meta.is_file() {
-        let what = if meta.file_type().is_symlink() {
+    if meta.kind != Kind::File {
+        let what = if meta.kind == Kind::Symlink {
             "symbolic link"
         } else {
             "not a regular file"
         };
-        return Err(Fault::new(format!("blob data is a {what}"), &data));
+        return Err(Fault::new(
+            format!("blob data is a {what}"),
+            &dir.join("data"),
+        ));
     }
     let digest = Digest::from_hex(alg, hex).map_err(|e| Fault::new(e.to_string(), dir))?;
     if !hex.starts_with(hh) {
@@ -179,11 +216,10 @@ fn blob_in(alg: Algorithm, hh: &str, dir: &Path, hex: &str) -> Result<Option<Blo
             dir,
         ));
     }
-    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     Ok(Some(Blob {
         digest,
-        size: meta.len(),
-        modified,
+        size: meta.size,
+        modified: meta.modified,
     }))
 }
 

@@ -1,7 +1,7 @@
 //! Finds repositories under `repositories/`, in upstream's walk order.
 
 use crate::error::{Fault, GcError};
-use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::fsutil::{io_pool, list_sorted, symlink_fault, Kind};
 use crate::layout::Layout;
 use crate::reference::validate_name;
 use rayon::prelude::*;
@@ -20,7 +20,8 @@ pub struct Repository {
 /// holding `_manifests` or `_layers` is a repository (named when the first
 /// of them is met, so `a/0` comes before `a` and `a/b` after it). Other
 /// `_`-prefixed entries are skipped; files never end the walk; nested
-/// repositories are found. Subdirectories are walked in parallel.
+/// repositories are found. Subdirectories are walked in parallel, on the
+/// I/O pool.
 pub fn discover(layout: &Layout) -> Result<Vec<Repository>, GcError> {
     discover_with(layout, false)
 }
@@ -34,7 +35,9 @@ pub fn discover_with(layout: &Layout, keep_going: bool) -> Result<Vec<Repository
             "Path not found: /docker/registry/v2/repositories",
             &root,
         ))),
-        Ok(Some(_)) => walk(&root, "", keep_going).map_err(GcError::Mark),
+        Ok(Some(_)) => io_pool()
+            .install(|| walk(&root, "", keep_going))
+            .map_err(GcError::Mark),
         Err(f) => Err(GcError::Mark(f)),
     }
 }

@@ -1,10 +1,38 @@
-//! Directory listing with readdir's file types (no stat per entry).
+//! Directory listing with readdir's file types (no stat per entry), stats
+//! relative to an open directory, and the thread pool the walks run on.
 
 use crate::error::Fault;
-use std::ffi::OsString;
+use std::ffi::{CStr, OsString};
 use std::fs;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+/// Threads of the pool the store walks run on (`RGC_IO_THREADS` overrides it).
+/// The walks wait on the disk far more than they compute: on a cold cache more
+/// requests in flight are faster (measured on 2 cores: 100k files, dry run,
+/// 4.8 s with 2 threads, 1.9 s with 8, 1.6 s with 16), and on a warm cache
+/// the extra threads cost next to nothing.
+pub const IO_THREADS: usize = 16;
+
+/// The pool for I/O-bound walks, built on first use.
+pub fn io_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let threads = std::env::var("RGC_IO_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(IO_THREADS);
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("registry-gc-io-{i}"))
+            .build()
+            .expect("build the I/O thread pool")
+    })
+}
 
 /// What a directory entry is, as readdir reports it (symlinks not followed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +86,55 @@ pub fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
     }
     entries.sort_by(|a, b| a.name.as_encoded_bytes().cmp(b.name.as_encoded_bytes()));
     Ok(Some(entries))
+}
+
+/// What `lstat` says about a file.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub kind: Kind,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+/// `lstat` of `name` relative to the open directory `dir` (one short path
+/// lookup instead of the whole path's); `Ok(None)` if it does not exist.
+pub fn stat_at(dir: &fs::File, name: &CStr) -> io::Result<Option<Stat>> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `name` is NUL-terminated, `st` is written by the call before it is read.
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc != 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::NotFound => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: fstatat succeeded, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFREG => Kind::File,
+        libc::S_IFLNK => Kind::Symlink,
+        _ => Kind::Other,
+    };
+    let modified = if st.st_mtime >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::new(st.st_mtime as u64, st.st_mtime_nsec as u32)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_secs(st.st_mtime.unsigned_abs())
+            + Duration::from_nanos(st.st_mtime_nsec as u64)
+    };
+    Ok(Some(Stat {
+        kind,
+        size: st.st_size as u64,
+        modified,
+    }))
 }
 
 /// Reads a small file; `Ok(None)` if it does not exist.

@@ -5,7 +5,7 @@ use crate::blobs::Blob;
 use crate::digest::{Algorithm, Digest};
 use crate::discover::Repository;
 use crate::error::{Fault, GcError};
-use crate::fsutil::{list_sorted, read_optional, symlink_fault, Kind};
+use crate::fsutil::{io_pool, list_sorted, read_optional, symlink_fault, Kind};
 use crate::layout::Layout;
 use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
 use rayon::prelude::*;
@@ -60,7 +60,60 @@ pub struct RepoMark {
 }
 
 /// Looks a blob up in the sorted enumeration.
+/// Digests are uniformly distributed, so the search starts where the
+/// digest's first bytes say it should be and gallops from there: about one
+/// cache miss per lookup instead of twenty on a large store. Any order of
+/// digests is still searched correctly.
 pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
+    let n = blobs.len();
+    if n == 0 {
+        return None;
+    }
+    let key = match d {
+        Digest::Sha256(b) => u64::from_be_bytes(b[..8].try_into().unwrap()),
+        _ => return binary(blobs, d),
+    };
+    let guess = ((key as u128 * n as u128) >> 64) as usize;
+    let (lo, hi) = match blobs[guess].digest.cmp(d) {
+        std::cmp::Ordering::Equal => return Some(&blobs[guess]),
+        std::cmp::Ordering::Less => {
+            // d lies after guess: gallop right.
+            let mut step = 1;
+            let mut lo = guess + 1;
+            loop {
+                let probe = guess + step;
+                if probe >= n {
+                    break (lo, n);
+                }
+                match blobs[probe].digest.cmp(d) {
+                    std::cmp::Ordering::Equal => return Some(&blobs[probe]),
+                    std::cmp::Ordering::Less => lo = probe + 1,
+                    std::cmp::Ordering::Greater => break (lo, probe),
+                }
+                step *= 2;
+            }
+        }
+        std::cmp::Ordering::Greater => {
+            // d lies before guess: gallop left.
+            let mut step = 1;
+            let mut hi = guess;
+            loop {
+                let Some(probe) = guess.checked_sub(step) else {
+                    break (0, hi);
+                };
+                match blobs[probe].digest.cmp(d) {
+                    std::cmp::Ordering::Equal => return Some(&blobs[probe]),
+                    std::cmp::Ordering::Greater => hi = probe,
+                    std::cmp::Ordering::Less => break (probe + 1, hi),
+                }
+                step *= 2;
+            }
+        }
+    };
+    binary(&blobs[lo..hi], d)
+}
+
+fn binary<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
     blobs
         .binary_search_by(|b| b.digest.cmp(d))
         .ok()
@@ -90,8 +143,17 @@ pub fn mark_all(
 
 /// [`mark_all`] with every option. With `keep_going`, a repository that
 /// cannot be read comes back with its `fault` set and everything it might
-/// reference in `protected`.
+/// reference in `protected`. Runs on the I/O pool.
 pub fn mark_all_with(
+    layout: &Layout,
+    repos: &[Repository],
+    blobs: &[Blob],
+    options: &MarkOptions,
+) -> Result<Vec<RepoMark>, GcError> {
+    io_pool().install(|| mark_all_in(layout, repos, blobs, options))
+}
+
+fn mark_all_in(
     layout: &Layout,
     repos: &[Repository],
     blobs: &[Blob],
@@ -344,7 +406,9 @@ fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
             Kind::Symlink => return Err(symlink_fault(&alg_path)),
             _ => continue,
         }
-        for hex in list_sorted(&alg_path)?.unwrap_or_default() {
+        let hexes = list_sorted(&alg_path)?.unwrap_or_default();
+        out.reserve_exact(hexes.len());
+        for hex in hexes {
             if hex.kind == Kind::Symlink {
                 return Err(symlink_fault(&alg_path.join(&hex.name)));
             }
@@ -433,10 +497,70 @@ fn walk_roots(
                 }
             }
         }
+        reached.shrink_to_fit(); // kept until the plan is printed
         out.push(Root {
             digest: root.clone(),
             reached,
         });
     }
     (out, seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs(digests: impl IntoIterator<Item = Digest>) -> Vec<Blob> {
+        let mut v: Vec<Blob> = digests
+            .into_iter()
+            .map(|digest| Blob {
+                digest,
+                size: 0,
+                modified: SystemTime::UNIX_EPOCH,
+            })
+            .collect();
+        v.sort_by(|a, b| a.digest.cmp(&b.digest));
+        v.dedup_by(|a, b| a.digest == b.digest);
+        v
+    }
+
+    fn sha(i: u32) -> Digest {
+        Digest::sha256_of(&i.to_le_bytes())
+    }
+
+    #[test]
+    fn find_blob_finds_every_digest_whatever_their_spread() {
+        let skewed = |i: u32, first: u8| {
+            let Digest::Sha256(mut b) = sha(i) else {
+                unreachable!()
+            };
+            b[0] = first;
+            Digest::Sha256(b)
+        };
+        let long = Digest::parse(&format!("sha512:{}", "ab".repeat(64))).unwrap();
+        let sets: Vec<Vec<Digest>> = vec![
+            vec![],
+            vec![sha(0)],
+            (0..1000).map(sha).collect(),
+            (0..500).map(|i| skewed(i, 0xff)).collect(),
+            (0..500).map(|i| skewed(i, 0x00)).collect(),
+            (0..300)
+                .map(|i| skewed(i, if i % 2 == 0 { 0 } else { 0xff }))
+                .chain([long.clone()])
+                .collect(),
+        ];
+        for set in sets {
+            let present = blobs(set.iter().cloned());
+            for d in &set {
+                assert_eq!(find_blob(&present, d).map(|b| &b.digest), Some(d));
+            }
+            for i in 5000..5300 {
+                for d in [sha(i), skewed(i, 0), skewed(i, 0xff), skewed(i, 0x80)] {
+                    assert!(find_blob(&present, &d).is_none() || set.contains(&d));
+                }
+            }
+            let other = Digest::parse(&format!("sha384:{}", "cd".repeat(48))).unwrap();
+            assert!(find_blob(&present, &other).is_none());
+        }
+    }
 }
