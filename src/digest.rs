@@ -90,14 +90,7 @@ impl Digest {
         if hex.len() != alg.hex_len() {
             return Err(DigestError::InvalidLength);
         }
-        if !hex
-            .bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
-            return Err(DigestError::InvalidFormat);
-        }
-        let decode =
-            |out: &mut [u8]| hex::decode_to_slice(hex, out).map_err(|_| DigestError::InvalidFormat);
+        let decode = |out: &mut [u8]| decode_lower_hex(hex.as_bytes(), out);
         Ok(match alg {
             Algorithm::Sha256 => {
                 let mut b = [0u8; 32];
@@ -144,6 +137,38 @@ impl Digest {
     pub fn hex(&self) -> String {
         hex::encode(self.bytes())
     }
+}
+
+/// Value of each lowercase hex digit; 0xff for every other byte.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes lowercase hex (`hex` is twice as long as `out`) in one pass: a
+/// digest is decoded for every blob, link and reference, hundreds of
+/// thousands of times on a large store.
+fn decode_lower_hex(hex: &[u8], out: &mut [u8]) -> Result<(), DigestError> {
+    let mut bad = 0u8;
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let (hi, lo) = (HEX_VALUE[pair[0] as usize], HEX_VALUE[pair[1] as usize]);
+        bad |= hi | lo;
+        *o = (hi << 4) | (lo & 0x0f);
+    }
+    if bad & 0xf0 != 0 {
+        return Err(DigestError::InvalidFormat);
+    }
+    Ok(())
 }
 
 /// go-digest's `DigestRegexpAnchored` without the algorithm check, used
