@@ -25,8 +25,9 @@
 # stdout and stderr of both collectors go to /dev/null; their -d summary lines
 # are checked once per store and must agree.
 #
-# Runs: --runs N (default 5) on 10k and 100k; on 1m registry-gc runs min(N, 3)
-# times and upstream once (its -d -m takes ~4 min and real -m ~7 min there).
+# Runs: --runs N (default 5) on 10k and 100k (cold: min(N, 3)); on 1m
+# registry-gc runs min(N, 3) times, find min(N, 2), upstream and every cold
+# run once (upstream's -d -m takes ~4 min and real -m ~7 min there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -170,9 +171,9 @@ for size in ${sizes//,/ }; do
     files=$(jq .files "$root/expected.json")
     blobs=$(jq .blobs "$root/expected.json")
     if [ "$size" = 1m ]; then
-        n_ours=$((runs < 3 ? runs : 3)) n_up=1 w_up=0
+        n_ours=$((runs < 3 ? runs : 3)) n_up=1 w_up=0 n_find=$((runs < 2 ? runs : 2)) n_cold=1
     else
-        n_ours=$runs n_up=$runs w_up=1
+        n_ours=$runs n_up=$runs w_up=1 n_find=$runs n_cold=$((runs < 3 ? runs : 3))
     fi
     restore=$(prep_script "$size-restore" 1 "$root" "$copy" 0)
     bash "$restore"
@@ -186,7 +187,7 @@ for size in ${sizes//,/ }; do
     fi
 
     log "$size: find"
-    time_cmd "$size-find" "$n_ours" 1 "" bash -c "find $root -type f | wc -l"
+    time_cmd "$size-find" "$n_find" 1 "" bash -c "find $root -type f | wc -l"
     for mode in "-d" "-d -m" "real" "real -m"; do
         flags=${mode/real/}
         key=$size-${mode// /}
@@ -208,7 +209,6 @@ for size in ${sizes//,/ }; do
     if [ $can_drop = 1 ]; then
         drop=$(prep_script "$size-drop" 0 "$root" "$copy" 1)
         restore_drop=$(prep_script "$size-restore-drop" 1 "$root" "$copy" 1)
-        n_cold=$((n_ours < 3 ? n_ours : 3))
         log "$size: cold find"
         time_cmd "$size-cold-find" "$n_cold" 0 "$drop" bash -c "find $root -type f | wc -l"
         for mode in "-d" "real"; do
@@ -221,7 +221,7 @@ for size in ${sizes//,/ }; do
             if [ $upstream = 1 ]; then
                 log "$size: cold docker-registry garbage-collect $flags"
                 # shellcheck disable=SC2086
-                time_cmd "$key-up" "$([ "$size" = 1m ] && echo 1 || echo "$n_cold")" 0 "$p" docker-registry garbage-collect $flags "$c"
+                time_cmd "$key-up" "$n_cold" 0 "$p" docker-registry garbage-collect $flags "$c"
             fi
             echo "$size $files cold $mode $key" >>"$rows"
         done
