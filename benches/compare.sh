@@ -14,7 +14,8 @@
 # hard-linked copy (`cp -al`, made once and kept): both collectors only unlink
 # files and remove directories, never write into a file, so deleting from the
 # copy leaves the store intact. Before each real run the copy is put back with
-# `cp -aln STORE/. COPY/` (relinks what the last run deleted); that is not timed.
+# `cp -aln` (relinks what the last run deleted, 16 subtrees at a time); that is
+# not timed.
 #
 # Timing: hyperfine when installed (apt-get install -y hyperfine), else a loop
 # with `date +%s.%N`. Each timed command runs under `/usr/bin/time -f %M` (the
@@ -153,7 +154,14 @@ prep_script() { # name restore(0/1) root copy drop(0/1)
     local f=$tmp/prep-$1.sh
     {
         echo "set -e"
-        [ "$2" = 1 ] && echo "cp -aln '$3/.' '$4/' && rm -f '$4/registry-gc.lock'"
+        if [ "$2" = 1 ]; then
+            # cp -aln over each blob prefix and each top-level repository directory,
+            # 16 at a time: one `cp -aln STORE/. COPY/` takes minutes on 1m.
+            echo "cd '$3/docker/registry/v2'"
+            echo "{ find blobs -mindepth 2 -maxdepth 2; find repositories -mindepth 1 -maxdepth 1; } |"
+            echo "    xargs -P 16 -n 1 sh -c 'd=\$(dirname \"\$1\"); mkdir -p \"\$0/\$d\" && cp -aln \"\$1\" \"\$0/\$d/\"' '$4/docker/registry/v2'"
+            echo "rm -f '$4/registry-gc.lock'"
+        fi
         [ "$5" = 1 ] && echo "sync; echo 3 > /proc/sys/vm/drop_caches"
         true
     } >"$f"
