@@ -15,6 +15,7 @@ pub mod lock;
 pub mod logging;
 pub mod manifest;
 pub mod mark;
+pub mod marked;
 pub mod plan;
 pub mod progress;
 pub mod prune;

@@ -55,27 +55,54 @@ pub struct RepoMark {
     pub tags: Vec<String>,
     /// With `-m`: for each digest, the tags whose `index/` lists it.
     pub tag_index: HashMap<Digest, Vec<String>>,
-    /// Digests named by the `_layers/<alg>/<hex>/` directories.
-    pub layer_dirs: Vec<Digest>,
+    /// The `_layers/<alg>/<hex>/` directories.
+    pub layer_dirs: LayerDirs,
+}
+
+/// The `_layers/<alg>/<hex>/` directories of one repository, compact:
+/// positions in the sorted blob enumeration (4 bytes instead of a digest
+/// each) and, for the few whose blob was not enumerated, their digests.
+#[derive(Debug, Default)]
+pub struct LayerDirs {
+    pub present: Vec<u32>,
+    pub absent: Vec<Digest>,
+}
+
+impl LayerDirs {
+    fn new(digests: Vec<Digest>, blobs: &[Blob]) -> Self {
+        let mut dirs = LayerDirs::default();
+        for d in digests {
+            match find_index(blobs, &d).and_then(|i| u32::try_from(i).ok()) {
+                Some(i) => dirs.present.push(i),
+                None => dirs.absent.push(d),
+            }
+        }
+        dirs
+    }
 }
 
 /// Looks a blob up in the sorted enumeration.
+pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
+    find_index(blobs, d).map(|i| &blobs[i])
+}
+
+/// The position of `d` in the sorted enumeration.
 /// Digests are uniformly distributed, so the search starts where the
 /// digest's first bytes say it should be and gallops from there: about one
 /// cache miss per lookup instead of twenty on a large store. Any order of
 /// digests is still searched correctly.
-pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
+pub fn find_index(blobs: &[Blob], d: &Digest) -> Option<usize> {
     let n = blobs.len();
     if n == 0 {
         return None;
     }
     let key = match d {
         Digest::Sha256(b) => u64::from_be_bytes(b[..8].try_into().unwrap()),
-        _ => return binary(blobs, d),
+        _ => return binary(blobs, d, 0),
     };
     let guess = ((key as u128 * n as u128) >> 64) as usize;
     let (lo, hi) = match blobs[guess].digest.cmp(d) {
-        std::cmp::Ordering::Equal => return Some(&blobs[guess]),
+        std::cmp::Ordering::Equal => return Some(guess),
         std::cmp::Ordering::Less => {
             // d lies after guess: gallop right.
             let mut step = 1;
@@ -86,7 +113,7 @@ pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
                     break (lo, n);
                 }
                 match blobs[probe].digest.cmp(d) {
-                    std::cmp::Ordering::Equal => return Some(&blobs[probe]),
+                    std::cmp::Ordering::Equal => return Some(probe),
                     std::cmp::Ordering::Less => lo = probe + 1,
                     std::cmp::Ordering::Greater => break (lo, probe),
                 }
@@ -102,7 +129,7 @@ pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
                     break (0, hi);
                 };
                 match blobs[probe].digest.cmp(d) {
-                    std::cmp::Ordering::Equal => return Some(&blobs[probe]),
+                    std::cmp::Ordering::Equal => return Some(probe),
                     std::cmp::Ordering::Greater => hi = probe,
                     std::cmp::Ordering::Less => break (probe + 1, hi),
                 }
@@ -110,14 +137,14 @@ pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
             }
         }
     };
-    binary(&blobs[lo..hi], d)
+    binary(&blobs[lo..hi], d, lo)
 }
 
-fn binary<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
+fn binary(blobs: &[Blob], d: &Digest, offset: usize) -> Option<usize> {
     blobs
         .binary_search_by(|b| b.digest.cmp(d))
         .ok()
-        .map(|i| &blobs[i])
+        .map(|i| offset + i)
 }
 
 /// Marks every repository (in parallel), keeping walk order in the result.
@@ -229,7 +256,7 @@ pub fn mark_repository(
         untagged,
         tags: tags.names,
         tag_index: tags.index,
-        layer_dirs: digest_dirs(&layout.layers(name))?,
+        layer_dirs: LayerDirs::new(digest_dirs(&layout.layers(name))?, blobs),
     })
 }
 

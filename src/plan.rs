@@ -5,7 +5,8 @@ use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::layout::Layout;
-use crate::mark::{self, find_blob, MarkOptions, Root};
+use crate::mark::{self, MarkOptions, Root};
+use crate::marked::Marked;
 use rayon::prelude::*;
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
@@ -152,37 +153,42 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
     let marks = marks?;
     let decide_started = (SystemTime::now(), Instant::now());
 
-    let mut marked: HashSet<Digest> = HashSet::new();
+    let mut marked = Marked::new(&present);
     for m in &marks {
         for root in &m.roots {
-            marked.insert(root.digest.clone());
-            marked.extend(root.reached.iter().cloned());
+            marked.insert(&root.digest);
+            root.reached.iter().for_each(|d| marked.insert(d));
         }
-        marked.extend(m.protected.iter().cloned());
+        m.protected.iter().for_each(|d| marked.insert(d));
     }
     let is_young = |b: &Blob| young_after.is_some_and(|after| b.modified >= after);
     let (young_blobs, doomed): (Vec<Blob>, Vec<Blob>) = present
         .iter()
-        .filter(|b| !marked.contains(&b.digest))
-        .cloned()
+        .enumerate()
+        .filter(|&(i, _)| !marked.has_blob(i))
+        .map(|(_, b)| b.clone())
         .partition(is_young);
-    let young: HashSet<&Digest> = young_blobs.iter().map(|b| &b.digest).collect();
-    // A blob missing from the enumeration may have been written since:
-    // look again before calling its links dangling.
-    let gone = |d: &Digest| match find_blob(&present, d) {
-        _ if young.contains(d) => false,
-        Some(_) => !marked.contains(d),
-        None => !layout.blob_data(d).exists(),
+    // A `_layers` link dangles after the sweep if its blob is swept, or if
+    // it was not enumerated and (as it may have been written since) is
+    // still not there when looked at again.
+    let gone = |i: &u32| {
+        let i = *i as usize;
+        !marked.has_blob(i) && !is_young(&present[i])
     };
+    let absent_gone = |d: &&Digest| !layout.blob_data(d).exists();
 
     let young_manifests = marks.iter().map(|m| m.kept_young.len()).sum();
     let repo_plans: Vec<RepoPlan> = marks
         .into_par_iter()
         .map(|m| {
-            let mut layer_links: Vec<Digest> = m
-                .layer_dirs
+            let dirs = &m.layer_dirs;
+            let mut layer_links: Vec<Digest> = dirs
+                .present
                 .iter()
-                .filter(|d| gone(d) && layer_link_names(layout, &m.name, d, young_after))
+                .filter(|i| gone(i))
+                .map(|&i| &present[i as usize].digest)
+                .chain(dirs.absent.iter().filter(absent_gone))
+                .filter(|d| layer_link_names(layout, &m.name, d, young_after))
                 .cloned()
                 .collect();
             layer_links.sort();
