@@ -4,6 +4,7 @@ use crate::blobs::{self, Blob};
 use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
+use crate::fsutil::io_pool;
 use crate::layout::Layout;
 use crate::mark::{self, MarkOptions, Root};
 use crate::marked::Marked;
@@ -178,39 +179,46 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
     let absent_gone = |d: &&Digest| !layout.blob_data(d).exists();
 
     let young_manifests = marks.iter().map(|m| m.kept_young.len()).sum();
-    let repo_plans: Vec<RepoPlan> = marks
-        .into_par_iter()
-        .map(|m| {
-            let dirs = &m.layer_dirs;
-            let mut layer_links: Vec<Digest> = dirs
-                .present
-                .iter()
-                .filter(|i| gone(i))
-                .map(|&i| &present[i as usize].digest)
-                .chain(dirs.absent.iter().filter(absent_gone))
-                .filter(|d| layer_link_names(layout, &m.name, d, young_after))
-                .cloned()
-                .collect();
-            layer_links.sort();
-            let manifests = m
-                .untagged
-                .iter()
-                .map(|d| ManifestDeletion {
-                    digest: d.clone(),
-                    tag_index: m.tag_index.get(d).cloned().unwrap_or_default(),
-                })
-                .collect();
-            let plan = RepoPlan {
-                name: m.name,
-                roots: m.roots,
-                tags: m.tags,
-                manifests,
-                layer_links,
-                live: m.live.into_iter().collect(),
-            };
-            (plan, m.fault)
-        })
-        .collect::<Vec<_>>()
+    // Reading the dangling links' contents waits on the disk: the I/O pool.
+    let repo_plans: Vec<(RepoPlan, Option<Fault>)> = io_pool().install(|| {
+        marks
+            .into_par_iter()
+            .map(|m| {
+                let dirs = &m.layer_dirs;
+                let candidates: Vec<&Digest> = dirs
+                    .present
+                    .iter()
+                    .filter(|i| gone(i))
+                    .map(|&i| &present[i as usize].digest)
+                    .chain(dirs.absent.iter().filter(absent_gone))
+                    .collect();
+                let mut layer_links: Vec<Digest> = candidates
+                    .into_par_iter()
+                    .filter(|d| layer_link_names(layout, &m.name, d, young_after))
+                    .cloned()
+                    .collect();
+                layer_links.sort();
+                let manifests = m
+                    .untagged
+                    .iter()
+                    .map(|d| ManifestDeletion {
+                        digest: d.clone(),
+                        tag_index: m.tag_index.get(d).cloned().unwrap_or_default(),
+                    })
+                    .collect();
+                let plan = RepoPlan {
+                    name: m.name,
+                    roots: m.roots,
+                    tags: m.tags,
+                    manifests,
+                    layer_links,
+                    live: m.live.into_iter().collect(),
+                };
+                (plan, m.fault)
+            })
+            .collect::<Vec<_>>()
+    });
+    let repo_plans: Vec<RepoPlan> = repo_plans
         .into_iter()
         .map(|(plan, fault)| {
             faults.extend(fault);

@@ -6,6 +6,7 @@
 use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
+use crate::fsutil::io_pool;
 use crate::fsutil::read_optional;
 use crate::layout::Layout;
 use crate::manifest::{self, MAX_MANIFEST_BYTES};
@@ -37,24 +38,28 @@ pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
         .collect();
     let no_revisions = HashSet::new();
     let empty_deletions = Vec::new();
-    let found: Vec<(String, HashSet<Digest>, usize)> = repos
-        .par_iter()
-        .filter(|r| r.invalid.is_none())
-        .map(|repo| {
-            let (known, planned) = match index.get(repo.name.as_str()) {
-                Some(&i) => (&plan.repos[i].live, &plan.repos[i].manifests),
-                None => (&no_revisions, &empty_deletions),
-            };
-            let (reached, roots) = rescue_in(
-                layout,
-                &repo.name,
-                known,
-                planned,
-                plan.options.delete_untagged,
-            )?;
-            Ok((repo.name.clone(), reached, roots))
+    // Listing the revisions again waits on the disk: the I/O pool.
+    let found: Vec<(String, HashSet<Digest>, usize)> = io_pool()
+        .install(|| {
+            repos
+                .par_iter()
+                .filter(|r| r.invalid.is_none())
+                .map(|repo| {
+                    let (known, planned) = match index.get(repo.name.as_str()) {
+                        Some(&i) => (&plan.repos[i].live, &plan.repos[i].manifests),
+                        None => (&no_revisions, &empty_deletions),
+                    };
+                    let (reached, roots) = rescue_in(
+                        layout,
+                        &repo.name,
+                        known,
+                        planned,
+                        plan.options.delete_untagged,
+                    )?;
+                    Ok((repo.name.clone(), reached, roots))
+                })
+                .collect::<Result<_, Fault>>()
         })
-        .collect::<Result<_, Fault>>()
         .map_err(GcError::Mark)?;
 
     let mut rescued = Rescued::default();
