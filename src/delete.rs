@@ -3,8 +3,11 @@
 use crate::digest::Digest;
 use crate::error::Fault;
 use crate::layout::Layout;
+use std::ffi::CStr;
 use std::fs;
 use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Something a run may delete. Nothing else is ever deleted.
@@ -123,6 +126,24 @@ pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
     let path = target.path(layout);
     check_shape(layout, &path, &target.shape())
         .map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))?;
+    // The common cases in few system calls (and no directory read, which
+    // on a cold cache waits on the disk); anything unusual is settled by
+    // the general, checked path below.
+    let fast = match target {
+        Target::Blob(_) => remove_leaf_dir(&path, c"data")?,
+        Target::Revision { .. } | Target::TagIndexEntry { .. } => remove_leaf_dir(&path, c"link")?,
+        // rmdir never follows a symlink: it fails with ENOTDIR.
+        Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. } => match fs::remove_dir(&path) {
+            Ok(()) => Some(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Some(false),
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Some(false),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    if let Some(removed) = fast {
+        return Ok(removed);
+    }
     let meta = match fs::symlink_metadata(&path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -157,6 +178,35 @@ pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Fault::io("delete", &path, &e)),
+    }
+}
+
+/// Removes a directory that holds just `file` (a blob's `data`, a
+/// revision's `link`): opens it without following a symlink, unlinks the
+/// file relative to it, then removes the directory. `None` when the
+/// directory is anything else (a symlink, not a directory, more entries):
+/// the caller's general path decides.
+fn remove_leaf_dir(path: &Path, file: &CStr) -> Result<Option<bool>, Fault> {
+    let dir = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(false)),
+        Err(_) => return Ok(None),
+    };
+    // SAFETY: `dir` is an open directory and `file` is NUL-terminated.
+    let unlinked = unsafe { libc::unlinkat(dir.as_raw_fd(), file.as_ptr(), 0) } == 0;
+    if !unlinked && io::Error::last_os_error().kind() != io::ErrorKind::NotFound {
+        return Ok(None);
+    }
+    drop(dir);
+    match fs::remove_dir(path) {
+        Ok(()) => Ok(Some(true)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(unlinked)),
+        Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(None),
+        Err(e) => Err(Fault::io("delete", path, &e)),
     }
 }
 
@@ -287,6 +337,43 @@ mod tests {
         let e = remove(&layout, Target::Blob(&d)).unwrap_err().to_string();
         assert!(e.contains("symbolic link"), "{e}");
         assert!(outside.path().join("data").exists());
+    }
+
+    #[test]
+    fn leaf_dirs_with_unexpected_entries_are_removed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        // A stray file beside `data`, and `data` that is a directory.
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), "x").unwrap();
+        fs::write(layout.blob_dir(&d).join("stray"), "y").unwrap();
+        assert!(remove(&layout, Target::Blob(&d)).unwrap());
+        assert!(!layout.blob_dir(&d).exists());
+        fs::create_dir_all(layout.blob_data(&d).join("deeper")).unwrap();
+        assert!(remove(&layout, Target::Blob(&d)).unwrap());
+        assert!(!layout.blob_dir(&d).exists());
+        // A revision directory that is a symlink is refused, its target kept.
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("link"), d.to_string()).unwrap();
+        let rev = layout.revision_dir("a", &d);
+        fs::create_dir_all(rev.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &rev).unwrap();
+        let target = Target::Revision {
+            repo: "a",
+            digest: &d,
+        };
+        let e = remove(&layout, target).unwrap_err().to_string();
+        assert!(e.contains("symbolic link"), "{e}");
+        assert!(outside.path().join("link").exists());
+        // So is a symlinked empty-directory target.
+        let prefix = layout.blob_dir(&d).parent().unwrap().to_path_buf();
+        fs::remove_dir(&prefix).unwrap();
+        std::os::unix::fs::symlink(outside.path(), &prefix).unwrap();
+        let e = remove(&layout, Target::EmptyBlobPrefix(&d))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("symbolic link"), "{e}");
     }
 
     #[test]
