@@ -526,43 +526,24 @@ impl Served {
             .prefix("rgc-pull-")
             .tempdir()
             .expect("temp dir");
-        let out = Command::new("skopeo")
-            .arg("--insecure-policy")
-            .args(["copy", "-q", "--src-tls-verify=false", "--all"])
-            .arg(format!("docker://{}/{repo_tag}", self.addr()))
-            .arg(format!("oci:{}:x", dest.path().join("layout").display()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run skopeo");
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
+        skopeo_copy(&[
+            "--src-tls-verify=false",
+            "--all",
+            &format!("docker://{}/{repo_tag}", self.addr()),
+            &format!("oci:{}:x", dest.path().join("layout").display()),
+        ])
     }
 
     /// Pushes `src` (a skopeo source such as `oci:DIR:tag` or
     /// `docker://HOST/repo:tag`) to `repo_tag` on this registry.
     pub fn push(&self, src: &str, repo_tag: &str) -> Result<(), String> {
         require("skopeo");
-        let out = Command::new("skopeo")
-            .arg("--insecure-policy")
-            .args([
-                "copy",
-                "-q",
-                "--src-tls-verify=false",
-                "--dest-tls-verify=false",
-            ])
-            .arg(src)
-            .arg(format!("docker://{}/{repo_tag}", self.addr()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run skopeo");
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-        }
+        skopeo_copy(&[
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            src,
+            &format!("docker://{}/{repo_tag}", self.addr()),
+        ])
     }
 
     /// [`Served::pull`] for each tag, in order.
@@ -605,4 +586,19 @@ pub fn synth_store(args: &[&str]) -> Store {
         String::from_utf8_lossy(&out.stderr)
     );
     store
+}
+
+/// `skopeo --insecure-policy copy -q ARGS...`; `Err` holds skopeo's stderr.
+fn skopeo_copy(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("skopeo")
+        .args(["--insecure-policy", "copy", "-q"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run skopeo");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
 }
