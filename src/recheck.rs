@@ -6,8 +6,7 @@
 use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
-use crate::fsutil::io_pool;
-use crate::fsutil::read_optional;
+use crate::fsutil::{io_pool, read_optional};
 use crate::layout::Layout;
 use crate::manifest::{self, MAX_MANIFEST_BYTES};
 use crate::mark;
