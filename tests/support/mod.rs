@@ -467,7 +467,7 @@ impl Served {
             fs::write(
                 &cfg,
                 format!(
-                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\ncompatibility:\n  schema1:\n    enabled: true\n",
+                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\ncompatibility:\n  schema1:\n    enabled: true\n",
                     root.display()
                 ),
             )
