@@ -2,6 +2,8 @@
 
 use regex::Regex;
 use registry_gc::inventory::Glob;
+use registry_gc::metrics::RunMetrics;
+use registry_gc::plan::Phase;
 use registry_gc::prune::{self, Policy, PruneError, PrunePlan, Rules};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -63,6 +65,10 @@ pub struct Args {
     /// per-repository rules from a YAML file (instead of the rule flags)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["older_than", "keep_last", "keep", "matching"])]
     policy: Option<PathBuf>,
+    /// write Prometheus metrics of the run to this file (node_exporter's
+    /// textfile format, replaced atomically; written on failure too)
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
@@ -96,6 +102,16 @@ pub fn run(args: &Args) -> ExitCode {
             }
         }
     };
+    super::with_metrics(
+        args.metrics_file.as_deref(),
+        "prune-tags",
+        args.dry_run,
+        "failed to prune tags",
+        |metrics| prune(args, &policy, metrics),
+    )
+}
+
+fn prune(args: &Args, policy: &Policy, metrics: &mut RunMetrics) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
         USAGE,
@@ -107,15 +123,25 @@ pub fn run(args: &Args) -> ExitCode {
     };
     let layout = &opened.layout;
     let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
-    let plan = match prune::plan(layout, &policy, &repos, SystemTime::now()) {
+    let (plan, phase) = Phase::time("plan", || {
+        prune::plan(layout, policy, &repos, SystemTime::now())
+    });
+    metrics.phase(phase.name, phase.duration);
+    let plan = match plan {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
+    metrics.record_prune(&plan, None);
     let done = if args.dry_run {
         plan
     } else {
-        match prune::apply(layout, &plan) {
-            Ok(done) => done,
+        let (done, phase) = Phase::time("delete", || prune::apply(layout, &plan));
+        metrics.phase(phase.name, phase.duration);
+        match done {
+            Ok(done) => {
+                metrics.record_prune(&plan, Some(&done));
+                done
+            }
             Err(PruneError::Interrupted) => {
                 eprintln!("interrupted: run again to finish");
                 return ExitCode::from(INTERRUPTED);
