@@ -1,7 +1,9 @@
 //! One module per subcommand (arguments and printing), plus what they share.
 
+pub mod completions;
 pub mod gc;
 pub mod inventory;
+pub mod man;
 pub mod prune_tags;
 pub mod purge_uploads;
 
