@@ -187,6 +187,32 @@ fn a_failed_run_writes_success_0() {
 }
 
 #[test]
+fn a_bad_policy_file_writes_success_0() {
+    let store = fixture_copy("demo");
+    let (prom, policy) = (
+        store.dir.path().join("prune.prom"),
+        store.dir.path().join("policy.yml"),
+    );
+    fs::write(&policy, "rules:\n  - repo: '**'\n    keep_lats: 1\n").unwrap();
+    let o = sub(
+        &store,
+        "prune-tags",
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--metrics-file",
+            prom.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    promtool_accepts(&prom);
+    assert_eq!(
+        samples(&prom, "prune-tags")["registry_gc_last_run_success"],
+        0.0
+    );
+}
+
+#[test]
 fn an_unwritable_metrics_path_stops_the_run_before_it_deletes() {
     let store = fixture_copy("demo");
     let before = store.files();

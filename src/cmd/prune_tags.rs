@@ -75,40 +75,44 @@ pub struct Args {
 
 /// Plans the tag deletions, prints them and, in a real run, applies them.
 pub fn run(args: &Args) -> ExitCode {
-    let policy = match &args.policy {
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| Policy::from_yaml(&text))
-        {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("policy error: {e} (in {})", path.display());
-                return ExitCode::FAILURE;
-            }
-        },
-        None => {
-            let keep_last = args.keep_last.map(|n| n as usize);
-            match Rules::new(
-                args.older_than,
-                keep_last,
-                args.keep.clone(),
-                args.matching.clone(),
-            ) {
-                Ok(rules) => Policy::all(rules),
-                Err(e) => {
-                    eprintln!("error: refusing to run: {e}\n\nUsage: {USAGE}\n\nFor more information, try '--help'.");
-                    return ExitCode::from(2);
-                }
-            }
-        }
-    };
     super::with_metrics(
         args.metrics_file.as_deref(),
         "prune-tags",
         args.dry_run,
         "failed to prune tags",
-        |metrics| prune(args, &policy, metrics),
+        |metrics| match policy(args) {
+            Ok(policy) => prune(args, &policy, metrics),
+            Err(code) => code,
+        },
     )
+}
+
+/// The rules: the policy file, or the rule flags. On error prints it and
+/// returns the exit code.
+fn policy(args: &Args) -> Result<Policy, ExitCode> {
+    match &args.policy {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Policy::from_yaml(&text))
+            .map_err(|e| {
+                eprintln!("policy error: {e} (in {})", path.display());
+                ExitCode::FAILURE
+            }),
+        None => {
+            let keep_last = args.keep_last.map(|n| n as usize);
+            Rules::new(
+                args.older_than,
+                keep_last,
+                args.keep.clone(),
+                args.matching.clone(),
+            )
+            .map(Policy::all)
+            .map_err(|e| {
+                eprintln!("error: refusing to run: {e}\n\nUsage: {USAGE}\n\nFor more information, try '--help'.");
+                ExitCode::from(2)
+            })
+        }
+    }
 }
 
 fn prune(args: &Args, policy: &Policy, metrics: &mut RunMetrics) -> ExitCode {
