@@ -16,6 +16,7 @@ pub mod logging;
 pub mod manifest;
 pub mod mark;
 pub mod marked;
+pub mod metrics;
 pub mod plan;
 pub mod progress;
 pub mod prune;

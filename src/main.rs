@@ -2,7 +2,7 @@
 
 mod cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -26,6 +26,10 @@ enum Command {
     PurgeUploads(cmd::purge_uploads::Args),
     /// `inventory` shows what uses the disk: per repository and for the whole store
     Inventory(cmd::inventory::Args),
+    /// `completions` prints a shell completion script (bash, zsh, fish, ...)
+    Completions(cmd::completions::Args),
+    /// `man` writes the man pages (registry-gc.1, one per subcommand)
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +45,7 @@ fn main() -> ExitCode {
         Command::PruneTags(args) => cmd::prune_tags::run(&args),
         Command::PurgeUploads(args) => cmd::purge_uploads::run(&args),
         Command::Inventory(args) => cmd::inventory::run(&args),
+        Command::Completions(args) => cmd::completions::run(&args, Cli::command()),
+        Command::Man(args) => cmd::man::run(&args, Cli::command()),
     }
 }

@@ -200,10 +200,10 @@ fn size_of(dir: &Path) -> Result<u64, Fault> {
 }
 
 /// Deletes the plan's uploads through [`delete::remove`], logging each one
-/// first. Returns how many were deleted (an upload already gone is not
-/// counted).
-pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<usize, PurgeError> {
-    let mut deleted = 0;
+/// first. Returns how many were deleted and their bytes (an upload already
+/// gone is not counted).
+pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<(usize, u64), PurgeError> {
+    let (mut deleted, mut bytes) = (0, 0);
     for u in &plan.purge {
         if interrupt::requested() {
             return Err(PurgeError::Interrupted);
@@ -218,9 +218,10 @@ pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<usize, PurgeError> {
             fault,
         })? {
             deleted += 1;
+            bytes += u.bytes;
         }
     }
-    Ok(deleted)
+    Ok((deleted, bytes))
 }
 
 #[cfg(test)]
@@ -262,7 +263,7 @@ mod tests {
             (u.uuid.as_str(), u.from, u.bytes),
             ("old", StartedFrom::StartedAt, 27)
         );
-        assert_eq!(apply(&layout, &plan).unwrap(), 1);
+        assert_eq!(apply(&layout, &plan).unwrap(), (1, 27));
         assert!(!old.exists() && young.exists());
     }
 }

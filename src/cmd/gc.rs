@@ -1,6 +1,7 @@
 //! `registry-gc garbage-collect`.
 
 use registry_gc::error::GcError;
+use registry_gc::metrics::RunMetrics;
 use registry_gc::plan::Phase;
 use registry_gc::sweep::Applied;
 use registry_gc::units::human_bytes;
@@ -38,12 +39,26 @@ pub struct Args {
     /// of the text lines); see docs/gc-report.md
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
+    /// write Prometheus metrics of the run to this file (node_exporter's
+    /// textfile format, replaced atomically; written on failure too)
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
 
 /// Runs the collection and prints its plan (and, in a real run, applies it).
 pub fn run(args: &Args) -> ExitCode {
+    super::with_metrics(
+        args.metrics_file.as_deref(),
+        "garbage-collect",
+        args.dry_run,
+        "failed to garbage collect",
+        |metrics| collect(args, metrics),
+    )
+}
+
+fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
         USAGE,
@@ -123,15 +138,16 @@ pub fn run(args: &Args) -> ExitCode {
             a.blobs
         );
     }
+    let doc = run_report::build(
+        &plan,
+        args.dry_run,
+        applied.as_ref(),
+        rescued.as_ref(),
+        &phases,
+        result.as_ref().map(|_| ()),
+    );
+    metrics.record_gc(&doc);
     if let Some(path) = &args.report {
-        let doc = run_report::build(
-            &plan,
-            args.dry_run,
-            applied.as_ref(),
-            rescued.as_ref(),
-            &phases,
-            result.as_ref().map(|_| ()),
-        );
         if let Err(e) = write_report(path, &doc) {
             eprintln!("failed to write report {}: {e}", path.display());
             return ExitCode::FAILURE;

@@ -1,16 +1,20 @@
 //! One module per subcommand (arguments and printing), plus what they share.
 
+pub mod completions;
 pub mod gc;
 pub mod inventory;
+pub mod man;
 pub mod prune_tags;
 pub mod purge_uploads;
 
 use registry_gc::config::{self, Config, ConfigError};
 use registry_gc::layout::Layout;
 use registry_gc::lock::StoreLock;
+use registry_gc::metrics::{MetricsFile, RunMetrics};
 use registry_gc::{interrupt, logging};
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 /// Loads the configuration (file, then `REGISTRY_*` overrides), prints
 /// upstream's warnings, installs the logger. On failure prints the error
@@ -67,4 +71,37 @@ pub fn open_store(
         layout,
         _lock: lock,
     })
+}
+
+/// Runs a subcommand's `body` for `--metrics-file PATH` (when given): the
+/// file's directory is checked before anything else runs (nothing is
+/// deleted if it is not writable), and the file is written whatever the
+/// outcome, with success 1 only for exit status 0.
+pub fn with_metrics(
+    path: Option<&Path>,
+    command: &'static str,
+    dry_run: bool,
+    fail_prefix: &str,
+    body: impl FnOnce(&mut RunMetrics) -> ExitCode,
+) -> ExitCode {
+    let file = match path.map(MetricsFile::create).transpose() {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("{fail_prefix}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut metrics = RunMetrics::start(command, dry_run);
+    let code = body(&mut metrics);
+    let Some(file) = file else {
+        return code;
+    };
+    let text = metrics.render(code == ExitCode::SUCCESS, SystemTime::now());
+    match file.commit(&text) {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("{fail_prefix}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -2,6 +2,8 @@
 
 use regex::Regex;
 use registry_gc::inventory::Glob;
+use registry_gc::metrics::RunMetrics;
+use registry_gc::plan::Phase;
 use registry_gc::prune::{self, Policy, PruneError, PrunePlan, Rules};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -63,39 +65,57 @@ pub struct Args {
     /// per-repository rules from a YAML file (instead of the rule flags)
     #[arg(long, value_name = "FILE", conflicts_with_all = ["older_than", "keep_last", "keep", "matching"])]
     policy: Option<PathBuf>,
+    /// write Prometheus metrics of the run to this file (node_exporter's
+    /// textfile format, replaced atomically; written on failure too)
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
 
 /// Plans the tag deletions, prints them and, in a real run, applies them.
 pub fn run(args: &Args) -> ExitCode {
-    let policy = match &args.policy {
-        Some(path) => match std::fs::read_to_string(path)
+    super::with_metrics(
+        args.metrics_file.as_deref(),
+        "prune-tags",
+        args.dry_run,
+        "failed to prune tags",
+        |metrics| match policy(args) {
+            Ok(policy) => prune(args, &policy, metrics),
+            Err(code) => code,
+        },
+    )
+}
+
+/// The rules: the policy file, or the rule flags. On error prints it and
+/// returns the exit code.
+fn policy(args: &Args) -> Result<Policy, ExitCode> {
+    match &args.policy {
+        Some(path) => std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
             .and_then(|text| Policy::from_yaml(&text))
-        {
-            Ok(p) => p,
-            Err(e) => {
+            .map_err(|e| {
                 eprintln!("policy error: {e} (in {})", path.display());
-                return ExitCode::FAILURE;
-            }
-        },
+                ExitCode::FAILURE
+            }),
         None => {
             let keep_last = args.keep_last.map(|n| n as usize);
-            match Rules::new(
+            Rules::new(
                 args.older_than,
                 keep_last,
                 args.keep.clone(),
                 args.matching.clone(),
-            ) {
-                Ok(rules) => Policy::all(rules),
-                Err(e) => {
-                    eprintln!("error: refusing to run: {e}\n\nUsage: {USAGE}\n\nFor more information, try '--help'.");
-                    return ExitCode::from(2);
-                }
-            }
+            )
+            .map(Policy::all)
+            .map_err(|e| {
+                eprintln!("error: refusing to run: {e}\n\nUsage: {USAGE}\n\nFor more information, try '--help'.");
+                ExitCode::from(2)
+            })
         }
-    };
+    }
+}
+
+fn prune(args: &Args, policy: &Policy, metrics: &mut RunMetrics) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
         USAGE,
@@ -107,15 +127,25 @@ pub fn run(args: &Args) -> ExitCode {
     };
     let layout = &opened.layout;
     let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
-    let plan = match prune::plan(layout, &policy, &repos, SystemTime::now()) {
+    let (plan, phase) = Phase::time("plan", || {
+        prune::plan(layout, policy, &repos, SystemTime::now())
+    });
+    metrics.phase(phase.name, phase.duration);
+    let plan = match plan {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
+    metrics.record_prune(&plan, None);
     let done = if args.dry_run {
         plan
     } else {
-        match prune::apply(layout, &plan) {
-            Ok(done) => done,
+        let (done, phase) = Phase::time("delete", || prune::apply(layout, &plan));
+        metrics.phase(phase.name, phase.duration);
+        match done {
+            Ok(done) => {
+                metrics.record_prune(&plan, Some(&done));
+                done
+            }
             Err(PruneError::Interrupted) => {
                 eprintln!("interrupted: run again to finish");
                 return ExitCode::from(INTERRUPTED);

@@ -1,6 +1,8 @@
 //! `registry-gc purge-uploads`.
 
 use super::prune_tags::plural;
+use registry_gc::metrics::RunMetrics;
+use registry_gc::plan::Phase;
 use registry_gc::prune::{format_age, parse_duration};
 use registry_gc::uploads::{self, PurgeError, StartedFrom, UploadPlan};
 use std::io::{self, BufWriter, Write};
@@ -24,12 +26,26 @@ pub struct Args {
     /// delete uploads started longer ago than this (as the registry's own purger)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "168h")]
     older_than: Duration,
+    /// write Prometheus metrics of the run to this file (node_exporter's
+    /// textfile format, replaced atomically; written on failure too)
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
 
 /// Plans the purge, prints it and, in a real run, applies it.
 pub fn run(args: &Args) -> ExitCode {
+    super::with_metrics(
+        args.metrics_file.as_deref(),
+        "purge-uploads",
+        args.dry_run,
+        "failed to purge uploads",
+        |metrics| purge(args, metrics),
+    )
+}
+
+fn purge(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
         USAGE,
@@ -40,13 +56,20 @@ pub fn run(args: &Args) -> ExitCode {
         Err(code) => return code,
     };
     let layout = &opened.layout;
-    let plan = match uploads::plan(layout, args.older_than, SystemTime::now()) {
+    let (plan, phase) = Phase::time("plan", || {
+        uploads::plan(layout, args.older_than, SystemTime::now())
+    });
+    metrics.phase(phase.name, phase.duration);
+    let plan = match plan {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
+    metrics.record_purge(&plan, None);
     if !args.dry_run {
-        match uploads::apply(layout, &plan) {
-            Ok(_) => {}
+        let (done, phase) = Phase::time("delete", || uploads::apply(layout, &plan));
+        metrics.phase(phase.name, phase.duration);
+        match done {
+            Ok(done) => metrics.record_purge(&plan, Some(done)),
             Err(PurgeError::Interrupted) => {
                 eprintln!("interrupted: run again to finish");
                 return ExitCode::from(INTERRUPTED);
