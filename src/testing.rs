@@ -221,14 +221,15 @@ mod properties {
     }
 
     /// Every blob manifest `d` needs: itself and what it references,
-    /// following child manifests that still have a revision.
+    /// following children of indexes that still have a revision.
     fn closure(s: &Store, d: &Digest, live: &BTreeSet<Digest>, out: &mut BTreeSet<Digest>) {
         if !out.insert(d.clone()) {
             return;
         }
         let m = manifest::parse(&std::fs::read(s.layout.blob_data(d)).unwrap()).unwrap();
+        let follow = !m.children().is_empty();
         for r in m.references {
-            if live.contains(&r) {
+            if follow && live.contains(&r) {
                 closure(s, &r, live, out);
             } else {
                 out.insert(r);
