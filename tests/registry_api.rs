@@ -367,6 +367,10 @@ fn referrers_go_with_delete_untagged_unless_kept() {
     let mut expected = vec![line(&untagged), line(&sig_of_untagged)];
     expected.sort();
     assert_eq!(eligible, expected, "{dry}");
+    let report = ok(&run_ours(&with_flag, &["-dm", "--keep-referrers", "--report", "-"]));
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["mode"]["keep_referrers"], true);
+    assert_eq!(report["counts"]["manifests_eligible"], 2);
     ok(&run_ours(&with_flag, &["-m", "--keep-referrers"]));
     let served = with_flag.serve();
     for (m, layer) in [(&sig, "signature"), (&sig_of_sig, "countersignature")] {
