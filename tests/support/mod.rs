@@ -415,7 +415,9 @@ pub fn normalize_stdout(stdout: &str) -> String {
 }
 
 /// A running `docker-registry serve` (distribution 2.8.2) on `127.0.0.1:<port>`,
-/// serving a store root with deletes and schema1 enabled. Killed on drop.
+/// serving a store root with deletes and schema1 enabled and its upload purger
+/// off (on by default, it deletes uploads older than a week after a random
+/// 0-59 minute delay, so once in 60 starts at once). Killed on drop.
 pub struct Served {
     child: Child,
     /// The TCP port on 127.0.0.1.
@@ -467,7 +469,7 @@ impl Served {
             fs::write(
                 &cfg,
                 format!(
-                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\ncompatibility:\n  schema1:\n    enabled: true\n",
+                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\ncompatibility:\n  schema1:\n    enabled: true\n",
                     root.display()
                 ),
             )
