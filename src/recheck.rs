@@ -206,3 +206,38 @@ fn read_manifest(layout: &Layout, d: &Digest) -> Result<manifest::Manifest, Faul
     let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
     manifest::parse(&bytes).map_err(fail)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{plan, Options};
+    use crate::testing::Store;
+
+    #[test]
+    fn referrers_of_a_manifest_tagged_meanwhile_are_rescued() {
+        let s = Store::new();
+        let tagged = s.image("r", &["kept"]);
+        s.tag("r", "v1", &tagged);
+        let image = s.image("r", &["tagged during the run"]);
+        let signature = s.referrer("r", &image, "signature");
+        let countersignature = s.referrer("r", &signature, "countersignature");
+        let options = Options {
+            delete_untagged: true,
+            keep_referrers: true,
+            ..Options::default()
+        };
+        let mut p = plan(&s.layout, options).unwrap();
+        let planned: Vec<&Digest> = p.repos[0].manifests.iter().map(|m| &m.digest).collect();
+        assert_eq!(planned.len(), 3);
+        assert!(planned.contains(&&countersignature));
+        s.tag("r", "v2", &image);
+        let rescued = recheck(&s.layout, &mut p).unwrap();
+        assert!(
+            p.repos[0].manifests.is_empty(),
+            "{:?}",
+            p.repos[0].manifests
+        );
+        assert_eq!((rescued.manifests, rescued.roots), (3, 3));
+        assert!(p.blobs.is_empty(), "{:?}", p.blobs);
+    }
+}
