@@ -699,6 +699,44 @@ mod tests {
     }
 
     #[test]
+    fn alias_links_resolve_to_another_algorithm_only() {
+        let s = crate::testing::Store::new();
+        let stored = s.blob(b"layer");
+        let long = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
+        let (alias, own, other, garbage, none) =
+            (long("a"), long("b"), long("c"), long("d"), long("e"));
+        s.link(s.layout.layer_link("r", &alias), &stored);
+        s.link(s.layout.layer_link("r", &own), &own);
+        s.link(s.layout.layer_link("r", &other), &alias);
+        std::fs::create_dir_all(s.layout.layer_link("r", &garbage).parent().unwrap()).unwrap();
+        std::fs::write(s.layout.layer_link("r", &garbage), "garbage").unwrap();
+        let resolve = |d: &Digest| resolve_alias(&s.layout, "r", d).map_err(|f| f.to_string());
+        assert_eq!(resolve(&alias), Ok(Some(stored.clone())));
+        assert_eq!(resolve(&own), Ok(None));
+        assert_eq!(resolve(&none), Ok(None));
+        assert_eq!(
+            resolve(&stored),
+            Ok(None),
+            "sha256 is canonical: no link read"
+        );
+        let link = |d: &Digest| s.layout.layer_link("r", d).display().to_string();
+        assert_eq!(
+            resolve(&other),
+            Err(format!(
+                "link names {alias}, another digest than its path (in {})",
+                link(&other)
+            ))
+        );
+        assert_eq!(
+            resolve(&garbage),
+            Err(format!(
+                "invalid checksum digest format (in {})",
+                link(&garbage)
+            ))
+        );
+    }
+
+    #[test]
     fn find_blob_finds_every_digest_whatever_their_spread() {
         let skewed = |i: u32, first: u8| {
             let Digest::Sha256(mut b) = sha(i) else {
