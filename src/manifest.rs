@@ -33,6 +33,21 @@ pub enum Kind {
 pub struct Manifest {
     pub kind: Kind,
     pub references: Vec<Digest>,
+    /// The OCI 1.1 `subject` digest, as written (a referrer: signature,
+    /// SBOM, attestation). Not a reference: upstream ignores it.
+    pub subject: Option<String>,
+}
+
+impl Manifest {
+    /// The references that are manifests to follow: the children of a
+    /// manifest list or image index. A config or layer is a blob, even when
+    /// its content is a manifest (upstream 2.8.2 and v3.1 agree).
+    pub fn children(&self) -> &[Digest] {
+        match self.kind {
+            Kind::Index => &self.references,
+            Kind::Schema1 | Kind::Image => &[],
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -49,6 +64,8 @@ struct Raw {
     manifests: Option<Vec<Descriptor>>,
     #[serde(rename = "fsLayers", default)]
     fs_layers: Option<Vec<FsLayer>>,
+    #[serde(default)]
+    subject: Option<Descriptor>,
 }
 
 #[derive(Deserialize)]
@@ -102,7 +119,12 @@ pub fn parse(content: &[u8]) -> Result<Manifest, String> {
         .into_iter()
         .map(|s| Digest::parse(s).map_err(|e| format!("reference {s:?}: {e}")))
         .collect::<Result<_, _>>()?;
-    Ok(Manifest { kind, references })
+    let subject = raw.subject.map(|d| d.digest);
+    Ok(Manifest {
+        kind,
+        references,
+        subject,
+    })
 }
 
 fn image_refs(raw: &Raw) -> Vec<&str> {
@@ -161,7 +183,8 @@ mod tests {
             parse(json.as_bytes()).unwrap(),
             Manifest {
                 kind: Kind::Index,
-                references: vec![]
+                references: vec![],
+                subject: None
             }
         );
         let json = format!(
@@ -170,6 +193,25 @@ mod tests {
         );
         let m = parse(json.as_bytes()).unwrap();
         assert_eq!((m.kind, m.references.len()), (Kind::Schema1, 2));
+    }
+
+    #[test]
+    fn only_index_children_are_manifests_and_subject_is_kept_as_written() {
+        let image = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"digest":"{}"}},"layers":[],"subject":{{"digest":"{}"}}}}"#,
+            d('a'),
+            d('b')
+        );
+        let m = parse(image.as_bytes()).unwrap();
+        assert!(m.children().is_empty());
+        assert_eq!(m.subject, Some(d('b')));
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"digest":"{}"}}],"subject":{{"digest":"not a digest"}}}}"#,
+            d('c')
+        );
+        let m = parse(index.as_bytes()).unwrap();
+        assert_eq!(m.children(), &m.references[..]);
+        assert_eq!(m.subject.as_deref(), Some("not a digest"));
     }
 
     #[test]

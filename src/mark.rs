@@ -10,7 +10,7 @@ use crate::layout::Layout;
 use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// A marked root manifest and what it reached first, in depth-first order.
@@ -32,6 +32,9 @@ pub struct MarkOptions {
     pub young_after: Option<SystemTime>,
     /// A repository that cannot be read is protected instead of aborting.
     pub keep_going: bool,
+    /// With `-m`: an untagged manifest whose `subject` names a kept
+    /// manifest of its repository is kept too (recursively).
+    pub keep_referrers: bool,
 }
 
 /// Everything the mark phase learnt about one repository.
@@ -234,12 +237,17 @@ pub fn mark_repository(
     } else {
         revisions.clone()
     };
-    let manifests = load_reachable(layout, &roots, &revision_set, blobs)?;
-    let (roots, seen) = walk_roots(&roots, &revision_set, &manifests);
+    let mut manifests = HashMap::new();
+    load_reachable(layout, &roots, &revision_set, blobs, &mut manifests)?;
+    let (mut roots, mut kept) = walk_roots(&roots, &revision_set, &manifests);
+    if options.delete_untagged && options.keep_referrers {
+        (roots, kept) = keep_referrers(layout, &revisions, roots, kept, blobs, &mut manifests)?;
+    }
+    resolve_aliases(layout, name, &mut roots)?;
     let mut untagged: Vec<Digest> = if options.delete_untagged {
         revisions
             .iter()
-            .filter(|d| !seen.contains(*d))
+            .filter(|d| !kept.contains(*d))
             .cloned()
             .collect()
     } else {
@@ -260,12 +268,32 @@ pub fn mark_repository(
     })
 }
 
-/// What a broken repository might reference: every `_layers` link, every
-/// revision directory's digest, and what its readable manifests reference.
-/// Nothing of it is swept and none of its manifests is deleted.
+/// What a broken repository might reference: every `_layers` link (and
+/// what an alias link names), every revision directory's digest and what
+/// its link names, and what their readable manifests reference. Nothing of
+/// it is swept and none of its manifests is deleted.
 pub fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> RepoMark {
-    let mut protected: Vec<Digest> = digest_dirs(&layout.layers(name)).unwrap_or_default();
-    let revisions = digest_dirs(&layout.revisions(name)).unwrap_or_default();
+    let layers = digest_dirs(&layout.layers(name)).unwrap_or_default();
+    let named = |link: PathBuf| {
+        std::fs::read(link)
+            .ok()
+            .and_then(|b| Digest::parse_bytes(&b).ok())
+    };
+    let aliased: Vec<Digest> = layers
+        .iter()
+        .filter(|d| d.algorithm() != Algorithm::Sha256)
+        .filter_map(|d| named(layout.layer_link(name, d)))
+        .collect();
+    let mut protected: Vec<Digest> = layers.into_iter().chain(aliased).collect();
+    let mut revisions = digest_dirs(&layout.revisions(name)).unwrap_or_default();
+    let linked: Vec<Digest> = revision_dirs(&layout.revisions(name))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|dir| named(dir.join("link")))
+        .collect();
+    revisions.extend(linked);
+    revisions.sort();
+    revisions.dedup();
     for d in &revisions {
         if let Ok(bytes) = std::fs::read(layout.blob_data(d)) {
             protected.extend(
@@ -304,8 +332,8 @@ fn read_revisions(
                 return Ok(None);
             };
             let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
-            if layout.revision_dir(repo, &d) != *dir && !canonical_link_names(layout, repo, &d)? {
-                return Ok(None);
+            if layout.revision_dir(repo, &d) != *dir {
+                return Err(names_another_digest(&d, &link));
             }
             let young = matches!((young_after, modified), (Some(after), Some(m)) if m >= after);
             Ok(find_blob(blobs, &d).map(|_| (d, young)))
@@ -368,11 +396,116 @@ pub(crate) fn revision_dirs(revisions: &Path) -> Result<Vec<std::path::PathBuf>,
     Ok(dirs)
 }
 
-/// A misplaced link (directory A naming B) counts only if B's own revision
-/// link exists and names B, as upstream looks it up again by digest.
-fn canonical_link_names(layout: &Layout, repo: &str, d: &Digest) -> Result<bool, Fault> {
-    let link = layout.revision_dir(repo, d).join("link");
-    Ok(read_optional(&link)?.is_some_and(|b| Digest::parse_bytes(&b).as_ref() == Ok(d)))
+/// A link whose content names another digest than its path: a corrupt
+/// store (upstream handles the link as the digest it names, and sweeps the
+/// blob its path names).
+pub(crate) fn names_another_digest(named: &Digest, link: &Path) -> Fault {
+    Fault::new(
+        format!("link names {named}, another digest than its path"),
+        link,
+    )
+}
+
+/// The canonical digest a non-canonical reference (`sha512:`, `sha384:`)
+/// stands for: the registry stores such an upload under its sha256 digest
+/// and writes an alias link `_layers/<alg>/<hex>/link` naming it, through
+/// which it serves the blob. `None` for a sha256 reference or without an
+/// alias link.
+pub(crate) fn resolve_alias(
+    layout: &Layout,
+    repo: &str,
+    d: &Digest,
+) -> Result<Option<Digest>, Fault> {
+    if d.algorithm() == Algorithm::Sha256 {
+        return Ok(None);
+    }
+    let link = layout.layer_link(repo, d);
+    let Some(bytes) = read_optional(&link)? else {
+        return Ok(None);
+    };
+    let target = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
+    if target == *d {
+        return Ok(None);
+    }
+    if target.algorithm() == d.algorithm() {
+        return Err(names_another_digest(&target, &link));
+    }
+    Ok(Some(target))
+}
+
+/// Marks, right after each non-canonical reference, the stored digest its
+/// alias link names (see [`resolve_alias`]).
+fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Result<(), Fault> {
+    let mut resolved: HashSet<Digest> = HashSet::new();
+    for root in roots {
+        if root
+            .reached
+            .iter()
+            .all(|d| d.algorithm() == Algorithm::Sha256)
+        {
+            continue;
+        }
+        let mut reached = Vec::with_capacity(root.reached.len() + 1);
+        for d in std::mem::take(&mut root.reached) {
+            let target = resolve_alias(layout, repo, &d)?;
+            reached.push(d);
+            reached.extend(target.filter(|t| resolved.insert(t.clone())));
+        }
+        root.reached = reached;
+    }
+    Ok(())
+}
+
+/// With `--keep-referrers`: untagged revisions whose `subject` names a
+/// kept manifest become roots, until none is left (a signature of a
+/// signature is kept too). Every untagged revision is read, so a broken
+/// one stops the run: it might be a referrer.
+fn keep_referrers(
+    layout: &Layout,
+    revisions: &[Digest],
+    roots: Vec<Root>,
+    mut walked: HashSet<Digest>,
+    blobs: &[Blob],
+    manifests: &mut HashMap<Digest, Manifest>,
+) -> Result<(Vec<Root>, HashSet<Digest>), Fault> {
+    let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
+    let untagged: Vec<Digest> = revisions
+        .iter()
+        .filter(|d| !walked.contains(*d))
+        .cloned()
+        .collect();
+    load_reachable(layout, &untagged, &revision_set, blobs, manifests)?;
+    let mut subjects: HashMap<&Digest, Digest> = HashMap::new();
+    for d in &untagged {
+        if let Some(s) = &manifests[d].subject {
+            let subject = Digest::parse(s).map_err(|e| {
+                Fault::new(
+                    format!("failed to retrieve manifest for digest {d}: subject {s:?}: {e}"),
+                    &layout.blob_data(d),
+                )
+            })?;
+            subjects.insert(d, subject);
+        }
+    }
+    let mut kept: HashSet<Digest> = roots.iter().map(|r| r.digest.clone()).collect();
+    let mut roots = roots;
+    loop {
+        let new: Vec<&Digest> = untagged
+            .iter()
+            .filter(|d| !walked.contains(*d))
+            .filter(|d| subjects.get(d).is_some_and(|s| walked.contains(s)))
+            .collect();
+        if new.is_empty() {
+            return Ok((roots, walked));
+        }
+        kept.extend(new.into_iter().cloned());
+        let ordered: Vec<Digest> = revisions
+            .iter()
+            .filter(|d| kept.contains(*d))
+            .cloned()
+            .collect();
+        (roots, walked) = walk_roots(&ordered, &revision_set, manifests);
+    }
 }
 
 /// The tags of one repository, each `current/link` and `index/` read once.
@@ -451,15 +584,20 @@ fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
 }
 
 /// Parses the roots and, level by level, every manifest they reach within
-/// the repository; each level is read in parallel and each file once.
+/// the repository (children of lists and indexes) into `manifests`; each
+/// level is read in parallel and each file once.
 fn load_reachable(
     layout: &Layout,
     roots: &[Digest],
     revisions: &HashSet<Digest>,
     blobs: &[Blob],
-) -> Result<HashMap<Digest, Manifest>, Fault> {
-    let mut manifests: HashMap<Digest, Manifest> = HashMap::new();
-    let mut level: Vec<Digest> = roots.to_vec();
+    manifests: &mut HashMap<Digest, Manifest>,
+) -> Result<(), Fault> {
+    let mut level: Vec<Digest> = roots
+        .iter()
+        .filter(|d| !manifests.contains_key(*d))
+        .cloned()
+        .collect();
     while !level.is_empty() {
         let loaded: Vec<(Digest, Manifest)> = level
             .par_iter()
@@ -468,7 +606,7 @@ fn load_reachable(
         manifests.extend(loaded);
         let mut next: Vec<Digest> = Vec::new();
         for d in &level {
-            for r in &manifests[d].references {
+            for r in manifests[d].children() {
                 if revisions.contains(r) && !manifests.contains_key(r) && !next.contains(r) {
                     next.push(r.clone());
                 }
@@ -476,7 +614,7 @@ fn load_reachable(
         }
         level = next;
     }
-    Ok(manifests)
+    Ok(())
 }
 
 fn load_manifest(layout: &Layout, d: &Digest, blobs: &[Blob]) -> Result<Manifest, Fault> {
@@ -496,32 +634,37 @@ fn load_manifest(layout: &Layout, d: &Digest, blobs: &[Blob]) -> Result<Manifest
     manifest::parse(&bytes).map_err(fail)
 }
 
-/// Depth-first from each root in order; a reference that is a revision of
-/// this repository is followed. Returns the roots with what each reached
-/// first, and everything reached.
+/// Depth-first from each root in order; a child of a list or index that is
+/// a revision of this repository is followed (a config or layer is not,
+/// even when it is also a revision). Returns the roots with what each
+/// reached first, and the manifests walked: the roots and the children
+/// followed, which are what `-m` keeps.
 fn walk_roots(
     roots: &[Digest],
     revisions: &HashSet<Digest>,
     manifests: &HashMap<Digest, Manifest>,
 ) -> (Vec<Root>, HashSet<Digest>) {
     let mut seen: HashSet<Digest> = HashSet::new();
+    let mut walked: HashSet<Digest> = HashSet::new();
     let mut out = Vec::with_capacity(roots.len());
     for root in roots {
         seen.insert(root.clone());
+        walked.insert(root.clone());
         let mut reached = Vec::new();
         let mut stack: Vec<(&Digest, usize)> = vec![(root, 0)];
         while let Some(top) = stack.last_mut() {
-            let refs = &manifests[top.0].references;
-            let Some(r) = refs.get(top.1) else {
+            let manifest = &manifests[top.0];
+            let follow = !manifest.children().is_empty();
+            let Some(r) = manifest.references.get(top.1) else {
                 stack.pop();
                 continue;
             };
             top.1 += 1;
             if seen.insert(r.clone()) {
                 reached.push(r.clone());
-                if revisions.contains(r) {
-                    stack.push((r, 0));
-                }
+            }
+            if follow && revisions.contains(r) && walked.insert(r.clone()) {
+                stack.push((r, 0));
             }
         }
         reached.shrink_to_fit(); // kept until the plan is printed
@@ -530,7 +673,7 @@ fn walk_roots(
             reached,
         });
     }
-    (out, seen)
+    (out, walked)
 }
 
 #[cfg(test)]
@@ -553,6 +696,44 @@ mod tests {
 
     fn sha(i: u32) -> Digest {
         Digest::sha256_of(&i.to_le_bytes())
+    }
+
+    #[test]
+    fn alias_links_resolve_to_another_algorithm_only() {
+        let s = crate::testing::Store::new();
+        let stored = s.blob(b"layer");
+        let long = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
+        let (alias, own, other, garbage, none) =
+            (long("a"), long("b"), long("c"), long("d"), long("e"));
+        s.link(s.layout.layer_link("r", &alias), &stored);
+        s.link(s.layout.layer_link("r", &own), &own);
+        s.link(s.layout.layer_link("r", &other), &alias);
+        std::fs::create_dir_all(s.layout.layer_link("r", &garbage).parent().unwrap()).unwrap();
+        std::fs::write(s.layout.layer_link("r", &garbage), "garbage").unwrap();
+        let resolve = |d: &Digest| resolve_alias(&s.layout, "r", d).map_err(|f| f.to_string());
+        assert_eq!(resolve(&alias), Ok(Some(stored.clone())));
+        assert_eq!(resolve(&own), Ok(None));
+        assert_eq!(resolve(&none), Ok(None));
+        assert_eq!(
+            resolve(&stored),
+            Ok(None),
+            "sha256 is canonical: no link read"
+        );
+        let link = |d: &Digest| s.layout.layer_link("r", d).display().to_string();
+        assert_eq!(
+            resolve(&other),
+            Err(format!(
+                "link names {alias}, another digest than its path (in {})",
+                link(&other)
+            ))
+        );
+        assert_eq!(
+            resolve(&garbage),
+            Err(format!(
+                "invalid checksum digest format (in {})",
+                link(&garbage)
+            ))
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Options {
     /// List unreadable files and protect what they might reference,
     /// instead of aborting.
     pub keep_going: bool,
+    /// With `-m`: keep untagged manifests whose `subject` is kept.
+    pub keep_referrers: bool,
 }
 
 /// An untagged manifest to delete from one repository.
@@ -147,6 +149,7 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         delete_untagged: options.delete_untagged,
         young_after,
         keep_going: options.keep_going,
+        keep_referrers: options.keep_referrers,
     };
     let (marks, mark_phase) = Phase::time("mark", || {
         mark::mark_all_with(layout, &repos, &present, &mark_options)
@@ -177,6 +180,10 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         !marked.has_blob(i) && !is_young(&present[i])
     };
     let absent_gone = |d: &&Digest| !layout.blob_data(d).exists();
+    let target_gone = |d: &Digest| match mark::find_index(&present, d) {
+        Some(i) => gone(&(i as u32)),
+        None => !layout.blob_data(d).exists(),
+    };
 
     let young_manifests = marks.iter().map(|m| m.kept_young.len()).sum();
     // Reading the dangling links' contents waits on the disk: the I/O pool.
@@ -194,7 +201,7 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
                     .collect();
                 let mut layer_links: Vec<Digest> = candidates
                     .into_par_iter()
-                    .filter(|d| layer_link_names(layout, &m.name, d, young_after))
+                    .filter(|d| layer_link_dangles(layout, &m.name, d, young_after, &target_gone))
                     .cloned()
                     .collect();
                 layer_links.sort();
@@ -243,14 +250,17 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
     })
 }
 
-/// A dangling `_layers` link is deleted only if it names its own
-/// directory's digest and is not younger than the grace period; anything
-/// else is left alone (with a warning if it names something else).
-fn layer_link_names(
+/// A dangling `_layers` link is deleted only if it is not younger than the
+/// grace period and names its own directory's digest, or is an alias (a
+/// `sha512:` upload's link naming its stored sha256 digest) whose target is
+/// gone after the sweep; anything else is left alone (with a warning if it
+/// names another digest of its own algorithm).
+fn layer_link_dangles(
     layout: &Layout,
     repo: &str,
     d: &Digest,
     young_after: Option<SystemTime>,
+    target_gone: &(dyn Fn(&Digest) -> bool + Sync),
 ) -> bool {
     let link = layout.layer_link(repo, d);
     match mark::read_link(&link, young_after.is_some()) {
@@ -259,6 +269,11 @@ fn layer_link_names(
             false
         }
         Ok(Some((b, _))) if Digest::parse_bytes(&b).as_ref() == Ok(d) => true,
+        Ok(Some((b, _)))
+            if Digest::parse_bytes(&b).is_ok_and(|t| t.algorithm() != d.algorithm()) =>
+        {
+            Digest::parse_bytes(&b).is_ok_and(|t| target_gone(&t))
+        }
         Ok(Some(_)) => {
             tracing::warn!(
                 "leaving layer link that does not name its own digest: {}",

@@ -48,13 +48,8 @@ pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
                         Some(&i) => (&plan.repos[i].live, &plan.repos[i].manifests),
                         None => (&no_revisions, &empty_deletions),
                     };
-                    let (reached, roots) = rescue_in(
-                        layout,
-                        &repo.name,
-                        known,
-                        planned,
-                        plan.options.delete_untagged,
-                    )?;
+                    let (reached, roots) =
+                        rescue_in(layout, &repo.name, known, planned, &plan.options)?;
                     Ok((repo.name.clone(), reached, roots))
                 })
                 .collect::<Result<_, Fault>>()
@@ -92,7 +87,7 @@ fn rescue_in(
     repo: &str,
     known: &HashSet<Digest>,
     planned: &[crate::plan::ManifestDeletion],
-    delete_untagged: bool,
+    options: &crate::plan::Options,
 ) -> Result<(HashSet<Digest>, usize), Fault> {
     let mut live: HashSet<Digest> = known.clone();
     let mut roots: Vec<Digest> = Vec::new();
@@ -114,12 +109,15 @@ fn rescue_in(
             continue;
         };
         let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
+        if layout.revision_dir(repo, &d) != dir {
+            return Err(mark::names_another_digest(&d, &link));
+        }
         if layout.blob_data(&d).exists() {
             live.insert(d.clone());
             roots.push(d);
         }
     }
-    if delete_untagged && !planned.is_empty() {
+    if options.delete_untagged && !planned.is_empty() {
         let tags = mark::read_tags(layout, repo)?;
         roots.extend(
             planned
@@ -128,29 +126,118 @@ fn rescue_in(
                 .map(|m| m.digest.clone()),
         );
     }
-    let count = roots.len();
+    let mut count = roots.len();
     let mut reached: HashSet<Digest> = HashSet::new();
-    while let Some(d) = roots.pop() {
-        if !reached.insert(d.clone()) || !live.contains(&d) {
-            continue;
+    reach(layout, repo, roots, &live, &mut reached)?;
+    if options.delete_untagged && options.keep_referrers {
+        // Planned deletions whose subject is now reached are referrers to keep.
+        let mut waiting: Vec<(Digest, Option<String>)> = Vec::new();
+        for m in planned.iter().filter(|m| !reached.contains(&m.digest)) {
+            waiting.push((m.digest.clone(), read_manifest(layout, &m.digest)?.subject));
         }
-        let path = layout.blob_data(&d);
-        let fail = |e: String| {
-            Fault::new(
-                format!("failed to retrieve manifest for digest {d}: {e}"),
-                &path,
-            )
-        };
-        let size = std::fs::metadata(&path)
-            .map_err(|e| fail(crate::error::os_message(&e)))?
-            .len();
-        if size > MAX_MANIFEST_BYTES {
-            return Err(fail(format!(
-                "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
-            )));
+        loop {
+            let subject_kept = |s: &Option<String>| {
+                s.as_deref()
+                    .and_then(|s| Digest::parse(s).ok())
+                    .is_some_and(|s| reached.contains(&s))
+            };
+            let (kept, rest): (Vec<_>, Vec<_>) = waiting
+                .into_iter()
+                .partition(|(d, s)| !reached.contains(d) && subject_kept(s));
+            if kept.is_empty() {
+                break;
+            }
+            count += kept.len();
+            waiting = rest;
+            reach(
+                layout,
+                repo,
+                kept.into_iter().map(|(d, _)| d).collect(),
+                &live,
+                &mut reached,
+            )?;
         }
-        let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
-        roots.extend(manifest::parse(&bytes).map_err(fail)?.references);
     }
     Ok((reached, count))
+}
+
+/// Adds `roots` and everything they reach to `reached`: the references of
+/// each manifest (and the stored digest behind a `sha512:` alias link),
+/// following children of lists and indexes that are live revisions.
+fn reach(
+    layout: &Layout,
+    repo: &str,
+    mut roots: Vec<Digest>,
+    live: &HashSet<Digest>,
+    reached: &mut HashSet<Digest>,
+) -> Result<(), Fault> {
+    let mut stack: Vec<(Digest, bool)> = roots.drain(..).map(|d| (d, true)).collect();
+    let mut walked: HashSet<Digest> = HashSet::new();
+    while let Some((d, is_manifest)) = stack.pop() {
+        if reached.insert(d.clone()) {
+            reached.extend(mark::resolve_alias(layout, repo, &d)?);
+        }
+        if !is_manifest || !live.contains(&d) || !walked.insert(d.clone()) {
+            continue;
+        }
+        let m = read_manifest(layout, &d)?;
+        let follow = !m.children().is_empty();
+        stack.extend(m.references.into_iter().map(|r| (r, follow)));
+    }
+    Ok(())
+}
+
+fn read_manifest(layout: &Layout, d: &Digest) -> Result<manifest::Manifest, Fault> {
+    let path = layout.blob_data(d);
+    let fail = |e: String| {
+        Fault::new(
+            format!("failed to retrieve manifest for digest {d}: {e}"),
+            &path,
+        )
+    };
+    let size = std::fs::metadata(&path)
+        .map_err(|e| fail(crate::error::os_message(&e)))?
+        .len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(fail(format!(
+            "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
+        )));
+    }
+    let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
+    manifest::parse(&bytes).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{plan, Options};
+    use crate::testing::Store;
+
+    #[test]
+    fn referrers_of_a_manifest_tagged_meanwhile_are_rescued() {
+        let s = Store::new();
+        let tagged = s.image("r", &["kept"]);
+        s.tag("r", "v1", &tagged);
+        let image = s.image("r", &["tagged during the run"]);
+        let signature = s.referrer("r", &image, "signature");
+        let countersignature = s.referrer("r", &signature, "countersignature");
+        let options = Options {
+            delete_untagged: true,
+            keep_referrers: true,
+            ..Options::default()
+        };
+        let mut p = plan(&s.layout, options).unwrap();
+        let planned: Vec<&Digest> = p.repos[0].manifests.iter().map(|m| &m.digest).collect();
+        assert_eq!(planned.len(), 3);
+        assert!(planned.contains(&&countersignature));
+        s.tag("r", "v2", &image);
+        let rescued = recheck(&s.layout, &mut p).unwrap();
+        assert!(
+            p.repos[0].manifests.is_empty(),
+            "{:?}",
+            p.repos[0].manifests
+        );
+        assert_eq!((rescued.manifests, rescued.roots), (3, 3));
+        assert!(p.blobs.is_empty(), "{:?}", p.blobs);
+    }
 }

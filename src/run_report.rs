@@ -41,6 +41,7 @@ pub struct Mode {
     pub delete_untagged: bool,
     pub grace_period_seconds: Option<u64>,
     pub keep_going: bool,
+    pub keep_referrers: bool,
 }
 
 /// One phase of the run.
@@ -131,6 +132,7 @@ pub fn build(
             delete_untagged: plan.options.delete_untagged,
             grace_period_seconds: plan.options.grace_period.map(|g| g.as_secs()),
             keep_going: plan.options.keep_going,
+            keep_referrers: plan.options.keep_referrers,
         },
         started: rfc3339(plan.started),
         outcome,

@@ -215,8 +215,13 @@ fn sweep(s: &Sweeper<'_>, plan: &Plan, c: &Counters) -> Result<(), GcError> {
     in_batches(&link_jobs, |(i, repo, digest)| {
         let fail = failed(format!("layer link {digest} of repo {repo}"));
         let target = Target::LayerLink { repo, digest };
-        // A blob that was missing may have been pushed again meanwhile.
-        if !swept.contains(digest) && s.layout.blob_data(digest).exists() {
+        // A blob that was missing may have been pushed again meanwhile; an
+        // alias link is checked through the digest it names.
+        let kept = |d: &Digest| !swept.contains(d) && s.layout.blob_data(d).exists();
+        let alias = crate::mark::resolve_alias(s.layout, repo, digest)
+            .ok()
+            .flatten();
+        if kept(digest) || alias.as_ref().is_some_and(kept) {
             return Ok(Vec::new());
         }
         if !s.remove(target).map_err(&fail)? {

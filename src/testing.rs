@@ -56,6 +56,25 @@ impl Store {
         m
     }
 
+    /// An OCI artifact whose `subject` is `subject` (a signature, an SBOM)
+    /// and whose one layer is `payload`, with a revision in `repo`.
+    pub fn referrer(&self, repo: &str, subject: &Digest, payload: &str) -> Digest {
+        let config = self.blob(b"{}");
+        let layer = self.blob(payload.as_bytes());
+        for d in [&config, &layer] {
+            self.link(self.layout.layer_link(repo, d), d);
+        }
+        let m = self.blob(
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"digest":"{config}"}},"layers":[{{"digest":"{layer}"}}],"subject":{{"digest":"{subject}"}}}}"#,
+                crate::manifest::OCI_MANIFEST,
+            )
+            .as_bytes(),
+        );
+        self.link(self.layout.revision_dir(repo, &m).join("link"), &m);
+        m
+    }
+
     /// An OCI index over `children`, with a revision in `repo`.
     pub fn index(&self, repo: &str, children: &[&Digest]) -> Digest {
         let list: Vec<String> = children
@@ -221,14 +240,15 @@ mod properties {
     }
 
     /// Every blob manifest `d` needs: itself and what it references,
-    /// following child manifests that still have a revision.
+    /// following children of indexes that still have a revision.
     fn closure(s: &Store, d: &Digest, live: &BTreeSet<Digest>, out: &mut BTreeSet<Digest>) {
         if !out.insert(d.clone()) {
             return;
         }
         let m = manifest::parse(&std::fs::read(s.layout.blob_data(d)).unwrap()).unwrap();
+        let follow = !m.children().is_empty();
         for r in m.references {
-            if live.contains(&r) {
+            if follow && live.contains(&r) {
                 closure(s, &r, live, out);
             } else {
                 out.insert(r);

@@ -208,26 +208,72 @@ fn missing_manifest_blob_is_skipped_silently() {
     assert_baseline_dry_run(&store);
 }
 
+/// Revision directory `a` of `repo` whose link is rewritten to name `b`.
+fn misplace(store: &Store, repo: &str, a: &str, b: &str) -> String {
+    fs::write(revision_link(store, repo, a), b.as_bytes()).unwrap();
+    format!(
+        "failed to garbage collect: failed to mark: link names {b}, another digest than its path (in <v2>/repositories/{repo}/_manifests/revisions/sha256/{}/link)",
+        hex(a)
+    )
+}
+
 #[test]
-fn misplaced_revision_link_is_skipped() {
-    // Revision directory A whose link names B, a manifest of another
-    // repository: B has no revision here, so A's manifest is unmarked.
+fn misplaced_revision_link_stops_the_run() {
+    // Revision directory A (which a tag names) whose link names B, a
+    // manifest of another repository. Upstream takes the link for B, which
+    // has no revision here, and sweeps A's manifest and config while
+    // `deleted/manifest:keep` names A.
     let store = fixture_copy("demo");
-    let a = store.tag_digest("team/app", "latest").unwrap();
+    let a = store.tag_digest("deleted/manifest", "keep").unwrap();
     let b = base_manifest(&store);
-    fs::write(revision_link(&store, "team/app", &a), b.as_bytes()).unwrap();
-    let ours = run_ours(&store, &["-d"]);
-    let theirs = run_oracle(&store, &["-d"]);
-    assert!(ours.status.success());
-    let ours_out = String::from_utf8_lossy(&ours.stdout);
-    assert_eq!(
-        summary_counts(&ours_out),
-        summary_counts(&String::from_utf8_lossy(&theirs.stdout))
-    );
-    assert_eq!(
-        eligible_blobs(&ours_out),
-        eligible_blobs(&String::from_utf8_lossy(&theirs.stdout))
-    );
+    let message = misplace(&store, "deleted/manifest", &a, &b);
+    let theirs = fixture_copy("demo");
+    misplace(&theirs, "deleted/manifest", &a, &b);
+    let out = run_oracle(&theirs, &[]);
+    assert!(out.status.success());
+    assert!(!theirs.blob_data(&a).exists(), "upstream sweeps A");
+    assert_aborts(&store, &message);
+    for flags in [&["-d"][..], &[]] {
+        let out = run_ours(&store, flags);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}");
+    }
+
+    // The same within one repository: the untagged revision U of
+    // `team/app/api` names the tagged one T (upstream sweeps U's blob).
+    let store = fixture_copy("demo");
+    let t = store.tag_digest("team/app/api", "stable").unwrap();
+    let u = fs::read_dir(
+        store
+            .repo("team/app/api")
+            .join("_manifests/revisions/sha256"),
+    )
+    .unwrap()
+    .map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
+    .find(|d| *d != t)
+    .unwrap();
+    let message = misplace(&store, "team/app/api", &u, &t);
+    assert_aborts(&store, &message);
+}
+
+#[test]
+fn misplaced_revision_link_under_keep_going_keeps_both_digests() {
+    let store = fixture_copy("demo");
+    let a = store.tag_digest("deleted/manifest", "keep").unwrap();
+    let b = base_manifest(&store);
+    let message = misplace(&store, "deleted/manifest", &a, &b);
+    let fault = message.trim_start_matches("failed to garbage collect: failed to mark: ");
+    let out = run_ours(&store, &["-m", "--keep-going"]);
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).replace(&store.v2().display().to_string(), "<v2>");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(fault), "the link is listed: {stderr}");
+    for d in [&a, &b] {
+        assert!(store.blob_data(d).exists(), "{d} is kept");
+        for r in store.blob_json(d)["layers"].as_array().unwrap() {
+            assert!(store.blob_data(r["digest"].as_str().unwrap()).exists());
+        }
+    }
+    assert!(revision_link(&store, "deleted/manifest", &a).exists());
 }
 
 #[test]

@@ -35,6 +35,10 @@ pub struct Args {
     /// might reference; exits 1 at the end if anything was unreadable
     #[arg(long)]
     keep_going: bool,
+    /// with -m, also keep untagged manifests whose subject (OCI referrers:
+    /// signatures, SBOMs, attestations) is kept, recursively
+    #[arg(long)]
+    keep_referrers: bool,
     /// write a JSON report of the run to this file (`-`: to stdout, instead
     /// of the text lines); see docs/gc-report.md
     #[arg(long, value_name = "PATH")]
@@ -76,6 +80,7 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         delete_untagged: args.delete_untagged,
         grace_period: args.grace_period.filter(|g| !g.is_zero()),
         keep_going: args.keep_going,
+        keep_referrers: args.keep_referrers,
     };
     let mut plan = match plan::plan(layout, options) {
         Ok(p) => p,

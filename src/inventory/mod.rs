@@ -218,7 +218,7 @@ fn read_tags(layout: &Layout, m: &RepoMark, present: &[Blob]) -> Result<Vec<Tag>
         };
         let bytes = match &digest {
             Some(d) if live.contains(d) => {
-                let reached = reach(layout, d, &live, present, &mut manifests)?;
+                let reached = reach(layout, &m.name, d, &live, present, &mut manifests)?;
                 Some(Usage::of(present, &reached).bytes)
             }
             _ => None,
@@ -233,25 +233,34 @@ fn read_tags(layout: &Layout, m: &RepoMark, present: &[Blob]) -> Result<Vec<Tag>
     Ok(tags)
 }
 
-/// `root` and everything it reaches, following references that are live
-/// revisions of the repository, as the mark does. `manifests` caches the
-/// references of each manifest read.
+/// `root` and everything it reaches, following children of lists and
+/// indexes that are live revisions of the repository and alias links, as
+/// the mark does. `manifests` caches each manifest read.
 fn reach(
     layout: &Layout,
+    repo: &str,
     root: &Digest,
     live: &HashSet<&Digest>,
     present: &[Blob],
-    manifests: &mut HashMap<Digest, Vec<Digest>>,
+    manifests: &mut HashMap<Digest, manifest::Manifest>,
 ) -> Result<HashSet<Digest>, GcError> {
     let mut seen = HashSet::from([root.clone()]);
+    let mut walked = HashSet::from([root.clone()]);
     let mut stack = vec![root.clone()];
     while let Some(d) = stack.pop() {
         if !manifests.contains_key(&d) {
-            let refs = references(layout, &d, present).map_err(GcError::Mark)?;
-            manifests.insert(d.clone(), refs);
+            let m = read_manifest(layout, &d, present).map_err(GcError::Mark)?;
+            manifests.insert(d.clone(), m);
         }
-        for r in &manifests[&d] {
-            if seen.insert(r.clone()) && live.contains(r) {
+        let m = &manifests[&d];
+        for r in &m.references {
+            if seen.insert(r.clone()) {
+                let alias = mark::resolve_alias(layout, repo, r).map_err(GcError::Mark)?;
+                seen.extend(alias);
+            }
+        }
+        for r in m.children() {
+            if live.contains(r) && walked.insert(r.clone()) {
                 stack.push(r.clone());
             }
         }
@@ -259,7 +268,11 @@ fn reach(
     Ok(seen)
 }
 
-fn references(layout: &Layout, d: &Digest, present: &[Blob]) -> Result<Vec<Digest>, Fault> {
+fn read_manifest(
+    layout: &Layout,
+    d: &Digest,
+    present: &[Blob],
+) -> Result<manifest::Manifest, Fault> {
     let path = layout.blob_data(d);
     let fail = |e: String| {
         let message = format!("failed to retrieve manifest for digest {d}: {e}");
@@ -269,7 +282,7 @@ fn references(layout: &Layout, d: &Digest, present: &[Blob]) -> Result<Vec<Diges
         return Err(fail("larger than the manifest size limit".into()));
     }
     let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
-    Ok(manifest::parse(&bytes).map_err(fail)?.references)
+    manifest::parse(&bytes).map_err(fail)
 }
 
 #[cfg(test)]

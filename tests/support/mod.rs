@@ -415,7 +415,9 @@ pub fn normalize_stdout(stdout: &str) -> String {
 }
 
 /// A running `docker-registry serve` (distribution 2.8.2) on `127.0.0.1:<port>`,
-/// serving a store root with deletes and schema1 enabled. Killed on drop.
+/// serving a store root with deletes and schema1 enabled and its upload purger
+/// off (on by default, it deletes uploads older than a week after a random
+/// 0-59 minute delay, so once in 60 starts at once). Killed on drop.
 pub struct Served {
     child: Child,
     /// The TCP port on 127.0.0.1.
