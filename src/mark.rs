@@ -42,8 +42,14 @@ pub struct RepoMark {
     pub roots: Vec<Root>,
     /// Revisions whose link parses and whose blob exists.
     pub live: Vec<Digest>,
-    /// With `-m` and a grace period: untagged revisions kept because young.
+    /// With `-m` and a grace period: what only the grace period keeps
+    /// marked here, the digests (manifests and blobs) that untagged
+    /// revisions younger than it reach and no tag of this repository does;
+    /// sorted.
     pub kept_young: Vec<Digest>,
+    /// How many of `kept_young` are revisions of this repository: the
+    /// manifests `-m` would delete without the grace period.
+    pub kept_young_manifests: usize,
     /// With `--keep-going`: why this repository could not be read; then
     /// `protected` holds every digest it might reference.
     pub fault: Option<Fault>,
@@ -221,21 +227,40 @@ pub fn mark_repository(
     } else {
         Tags::default()
     };
-    let kept_young: Vec<Digest> = young
+    let young_roots: HashSet<Digest> = young
         .into_iter()
         .filter(|d| !tags.current.contains(d))
         .collect();
-    let roots: Vec<Digest> = if options.delete_untagged {
+    let root_digests: Vec<Digest> = if options.delete_untagged {
         revisions
             .iter()
-            .filter(|d| tags.current.contains(*d) || kept_young.contains(d))
+            .filter(|d| tags.current.contains(*d) || young_roots.contains(*d))
             .cloned()
             .collect()
     } else {
         revisions.clone()
     };
-    let manifests = load_reachable(layout, &roots, &revision_set, blobs)?;
-    let (roots, seen) = walk_roots(&roots, &revision_set, &manifests);
+    let manifests = load_reachable(layout, &root_digests, &revision_set, blobs)?;
+    let (roots, seen) = walk_roots(&root_digests, &revision_set, &manifests);
+    // What the young roots alone keep: everything reached minus what the
+    // tagged roots reach (an index child or a tagged revision is never
+    // counted, however young).
+    let kept_young: Vec<Digest> = if young_roots.is_empty() {
+        Vec::new()
+    } else {
+        let tagged: Vec<Digest> = root_digests
+            .into_iter()
+            .filter(|d| tags.current.contains(d))
+            .collect();
+        let (_, seen_tagged) = walk_roots(&tagged, &revision_set, &manifests);
+        let mut only: Vec<Digest> = seen.difference(&seen_tagged).cloned().collect();
+        only.sort();
+        only
+    };
+    let kept_young_manifests = kept_young
+        .iter()
+        .filter(|d| revision_set.contains(*d))
+        .count();
     let mut untagged: Vec<Digest> = if options.delete_untagged {
         revisions
             .iter()
@@ -251,6 +276,7 @@ pub fn mark_repository(
         roots,
         live: revisions,
         kept_young,
+        kept_young_manifests,
         fault: None,
         protected: Vec::new(),
         untagged,
