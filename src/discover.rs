@@ -7,6 +7,13 @@ use crate::reference::validate_name;
 use rayon::prelude::*;
 use std::path::Path;
 
+/// Deepest directory the walk enters below `repositories/`. A repository
+/// name is at most 255 characters (upstream's `NameTotalLengthMax`), so at
+/// most 128 components: nothing deeper can be a repository. The walk
+/// recurses, so it stops there with an error naming the directory instead
+/// of exhausting its stack.
+const MAX_DEPTH: usize = 128;
+
 /// A directory found to be a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Repository {
@@ -36,13 +43,20 @@ pub fn discover_with(layout: &Layout, keep_going: bool) -> Result<Vec<Repository
             &root,
         ))),
         Ok(Some(_)) => io_pool()
-            .install(|| walk(&root, "", keep_going))
+            .install(|| walk(&root, "", 0, keep_going))
             .map_err(GcError::Mark),
         Err(f) => Err(GcError::Mark(f)),
     }
 }
 
-fn walk(dir: &Path, rel: &str, keep_going: bool) -> Result<Vec<Repository>, Fault> {
+/// Walks `dir`, the repository path `rel`, `depth` levels below `repositories/`.
+fn walk(dir: &Path, rel: &str, depth: usize, keep_going: bool) -> Result<Vec<Repository>, Fault> {
+    if depth > MAX_DEPTH {
+        return Err(Fault::new(
+            format!("directory nested deeper than any repository name ({MAX_DEPTH} levels)"),
+            dir,
+        ));
+    }
     let entries = list_sorted(dir)?.unwrap_or_default();
     let first_marker = entries
         .iter()
@@ -82,7 +96,7 @@ fn walk(dir: &Path, rel: &str, keep_going: bool) -> Result<Vec<Repository>, Faul
                     } else {
                         format!("{rel}/{name}")
                     };
-                    walk(&path, &child, keep_going)
+                    walk(&path, &child, depth + 1, keep_going)
                 }
                 Kind::Symlink => Err(symlink_fault(&path)),
                 Kind::File | Kind::Other => Ok(Vec::new()),
@@ -162,5 +176,23 @@ mod tests {
         .unwrap();
         let e = discover(&layout).unwrap_err().to_string();
         assert!(e.contains("symbolic link inside the store"), "{e}");
+    }
+
+    #[test]
+    fn a_deep_tree_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.repositories().join("a/_layers")).unwrap();
+        // 3000 levels: past PATH_MAX by path, and past the stack of the
+        // unbounded recursion this replaced (it overflowed).
+        let _deep = crate::testing::DeepTree::new(&layout.repositories(), 3000);
+        let e = discover(&layout).unwrap_err().to_string();
+        let deepest = format!("{}{}", layout.repositories().display(), "/d".repeat(129));
+        assert_eq!(
+            e,
+            format!(
+                "failed to mark: directory nested deeper than any repository name (128 levels) (in {deepest})"
+            )
+        );
     }
 }

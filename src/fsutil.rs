@@ -7,6 +7,7 @@ use std::fs;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -17,15 +18,37 @@ use std::time::{Duration, SystemTime};
 /// the extra threads cost next to nothing.
 pub const IO_THREADS: usize = 16;
 
+/// `storage.filesystem.maxthreads`, once set by [`cap_io_threads`].
+static THREAD_CAP: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Caps the I/O pool at `storage.filesystem.maxthreads`, upstream's limit
+/// on concurrent filesystem calls. Takes effect when called before the
+/// pool's first use (the commands call it on loading the configuration).
+/// `maxthreads` is at least 25, so it only lowers an `RGC_IO_THREADS` above
+/// that; the default of [`IO_THREADS`] is already below it.
+pub fn cap_io_threads(max_threads: u64) {
+    THREAD_CAP.store(max_threads, Ordering::Relaxed);
+}
+
+/// Threads of the I/O pool: `RGC_IO_THREADS` (a positive integer) or
+/// [`IO_THREADS`], at most `cap`.
+fn io_threads(requested: Option<&str>, cap: u64) -> usize {
+    let threads = requested
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(IO_THREADS);
+    threads.min(usize::try_from(cap).unwrap_or(usize::MAX))
+}
+
 /// The pool for I/O-bound walks, built on first use.
 pub fn io_pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let threads = std::env::var("RGC_IO_THREADS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&n: &usize| n > 0)
-            .unwrap_or(IO_THREADS);
+        let threads = io_threads(
+            std::env::var("RGC_IO_THREADS").ok().as_deref(),
+            THREAD_CAP.load(Ordering::Relaxed),
+        );
+        tracing::debug!("I/O pool: {threads} threads");
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("registry-gc-io-{i}"))
@@ -152,4 +175,19 @@ pub fn symlink_fault(path: &Path) -> Fault {
         "symbolic link inside the store: registry-gc does not follow it",
         path,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maxthreads_caps_the_io_pool() {
+        assert_eq!(io_threads(None, u64::MAX), IO_THREADS);
+        assert_eq!(io_threads(None, 100), IO_THREADS);
+        assert_eq!(io_threads(Some("64"), 100), 64);
+        assert_eq!(io_threads(Some("64"), 25), 25);
+        assert_eq!(io_threads(Some("0"), 25), IO_THREADS);
+        assert_eq!(io_threads(Some("many"), 4), 4);
+    }
 }

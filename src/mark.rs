@@ -45,8 +45,14 @@ pub struct RepoMark {
     pub roots: Vec<Root>,
     /// Revisions whose link parses and whose blob exists.
     pub live: Vec<Digest>,
-    /// With `-m` and a grace period: untagged revisions kept because young.
+    /// With `-m` and a grace period: what only the grace period keeps
+    /// marked here, the digests (manifests and blobs) that untagged
+    /// revisions younger than it reach and no tag of this repository does;
+    /// sorted.
     pub kept_young: Vec<Digest>,
+    /// How many of `kept_young` are revisions of this repository: the
+    /// manifests `-m` would delete without the grace period.
+    pub kept_young_manifests: usize,
     /// With `--keep-going`: why this repository could not be read; then
     /// `protected` holds every digest it might reference.
     pub fault: Option<Fault>,
@@ -224,26 +230,55 @@ pub fn mark_repository(
     } else {
         Tags::default()
     };
-    let kept_young: Vec<Digest> = young
+    let young_roots: HashSet<Digest> = young
         .into_iter()
         .filter(|d| !tags.current.contains(d))
         .collect();
-    let roots: Vec<Digest> = if options.delete_untagged {
+    let root_digests: Vec<Digest> = if options.delete_untagged {
         revisions
             .iter()
-            .filter(|d| tags.current.contains(*d) || kept_young.contains(d))
+            .filter(|d| tags.current.contains(*d) || young_roots.contains(*d))
             .cloned()
             .collect()
     } else {
         revisions.clone()
     };
     let mut manifests = HashMap::new();
-    load_reachable(layout, &roots, &revision_set, blobs, &mut manifests)?;
-    let (mut roots, mut kept) = walk_roots(&roots, &revision_set, &manifests);
-    if options.delete_untagged && options.keep_referrers {
-        (roots, kept) = keep_referrers(layout, &revisions, roots, kept, blobs, &mut manifests)?;
-    }
-    resolve_aliases(layout, name, &mut roots)?;
+    load_reachable(layout, &root_digests, &revision_set, blobs, &mut manifests)?;
+    // Roots, what they reach (alias links resolved) and the manifests kept.
+    let walk = |roots: &[Digest], manifests: &mut HashMap<Digest, Manifest>| {
+        let (mut roots, mut kept) = walk_roots(roots, &revision_set, manifests);
+        if options.delete_untagged && options.keep_referrers {
+            (roots, kept) = keep_referrers(layout, &revisions, roots, kept, blobs, manifests)?;
+        }
+        resolve_aliases(layout, name, &mut roots)?;
+        Ok::<_, Fault>((roots, kept))
+    };
+    let (roots, kept) = walk(&root_digests, &mut manifests)?;
+    // What the young roots alone keep: everything reached minus what the
+    // tagged roots reach (an index child or a tagged revision is never
+    // counted, however young).
+    let kept_young: Vec<Digest> = if young_roots.is_empty() {
+        Vec::new()
+    } else {
+        let tagged: Vec<Digest> = root_digests
+            .iter()
+            .filter(|d| tags.current.contains(*d))
+            .cloned()
+            .collect();
+        let (tagged_roots, _) = walk(&tagged, &mut manifests)?;
+        let without = reached_by(&tagged_roots);
+        let mut only: Vec<Digest> = reached_by(&roots)
+            .difference(&without)
+            .map(|d| (*d).clone())
+            .collect();
+        only.sort();
+        only
+    };
+    let kept_young_manifests = kept_young
+        .iter()
+        .filter(|d| revision_set.contains(*d))
+        .count();
     let mut untagged: Vec<Digest> = if options.delete_untagged {
         revisions
             .iter()
@@ -259,6 +294,7 @@ pub fn mark_repository(
         roots,
         live: revisions,
         kept_young,
+        kept_young_manifests,
         fault: None,
         protected: Vec::new(),
         untagged,
@@ -632,6 +668,14 @@ fn load_manifest(layout: &Layout, d: &Digest, blobs: &[Blob]) -> Result<Manifest
     }
     let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
     manifest::parse(&bytes).map_err(fail)
+}
+
+/// Every digest the roots are or reach.
+fn reached_by(roots: &[Root]) -> HashSet<&Digest> {
+    roots
+        .iter()
+        .flat_map(|r| std::iter::once(&r.digest).chain(&r.reached))
+        .collect()
 }
 
 /// Depth-first from each root in order; a child of a list or index that is

@@ -89,9 +89,11 @@ pub struct Plan {
     pub blobs: Vec<Blob>,
     /// When planning started.
     pub started: SystemTime,
-    /// Unmarked blobs kept because they are younger than the grace period.
+    /// Blobs the grace period saved: those a run without it would delete
+    /// (young unmarked blobs, and blobs only young untagged manifests reach).
     pub young_blobs: Vec<Blob>,
-    /// Untagged manifests kept because they are younger than the grace period.
+    /// Manifests the grace period saved: those `-m` would delete without it
+    /// (young untagged revisions, and revisions only they reach).
     pub young_manifests: usize,
     /// With `--keep-going`: the files that could not be read.
     pub faults: Vec<Fault>,
@@ -158,20 +160,38 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
     let decide_started = (SystemTime::now(), Instant::now());
 
     let mut marked = Marked::new(&present);
-    for m in &marks {
-        for root in &m.roots {
-            marked.insert(&root.digest);
-            root.reached.iter().for_each(|d| marked.insert(d));
-        }
-        m.protected.iter().for_each(|d| marked.insert(d));
-    }
-    let is_young = |b: &Blob| young_after.is_some_and(|after| b.modified >= after);
-    let (young_blobs, doomed): (Vec<Blob>, Vec<Blob>) = present
+    // What a run without the grace period would mark: only built when young
+    // untagged manifests keep something.
+    let mut marked_untimed = marks
         .iter()
-        .enumerate()
-        .filter(|&(i, _)| !marked.has_blob(i))
-        .map(|(_, b)| b.clone())
-        .partition(is_young);
+        .any(|m| !m.kept_young.is_empty())
+        .then(|| Marked::new(&present));
+    for m in &marks {
+        let only_young: HashSet<&Digest> = m.kept_young.iter().collect();
+        let reached = m
+            .roots
+            .iter()
+            .flat_map(|r| std::iter::once(&r.digest).chain(&r.reached));
+        for d in reached.chain(&m.protected) {
+            marked.insert(d);
+            if let Some(untimed) = marked_untimed.as_mut().filter(|_| !only_young.contains(d)) {
+                untimed.insert(d);
+            }
+        }
+    }
+    let untimed = marked_untimed.as_ref().unwrap_or(&marked);
+    let is_young = |b: &Blob| young_after.is_some_and(|after| b.modified >= after);
+    // Swept without the grace period: kept with it if marked or young.
+    let (mut young_blobs, mut doomed) = (Vec::new(), Vec::new());
+    for (i, b) in present.iter().enumerate() {
+        if untimed.has_blob(i) {
+            continue;
+        }
+        match marked.has_blob(i) || is_young(b) {
+            true => young_blobs.push(b.clone()),
+            false => doomed.push(b.clone()),
+        }
+    }
     // A `_layers` link dangles after the sweep if its blob is swept, or if
     // it was not enumerated and (as it may have been written since) is
     // still not there when looked at again.
@@ -185,7 +205,7 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         None => !layout.blob_data(d).exists(),
     };
 
-    let young_manifests = marks.iter().map(|m| m.kept_young.len()).sum();
+    let young_manifests = marks.iter().map(|m| m.kept_young_manifests).sum();
     // Reading the dangling links' contents waits on the disk: the I/O pool.
     let repo_plans: Vec<(RepoPlan, Option<Fault>)> = io_pool().install(|| {
         marks

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 static REPOSITORIES: AtomicU64 = AtomicU64::new(0);
 static BLOBS: AtomicU64 = AtomicU64::new(0);
-static DELETIONS: AtomicU64 = AtomicU64::new(0);
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
 
 /// A repository has been marked.
@@ -24,7 +23,9 @@ pub fn blobs_listed(n: u64) {
 
 /// One more deletion is done.
 pub fn deleted() {
-    DELETIONS.fetch_add(1, Ordering::Relaxed);
+    if let Some(bar) = BAR.get() {
+        bar.inc(1);
+    }
 }
 
 /// Runs `f` (which writes to stderr) with the spinner line cleared.
@@ -35,26 +36,31 @@ pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Total deletions of the sweep; `u64::MAX` while still planning.
-static SWEEP_TOTAL: AtomicU64 = AtomicU64::new(u64::MAX);
+/// Set when the sweep starts; the planning message is then left alone.
+static SWEEPING: AtomicBool = AtomicBool::new(false);
 
-/// The sweep starts: the spinner shows deletions against `total`.
+/// The sweep starts: from now on the line shows deletions done against
+/// `total` (the bar's position and length), redrawn at once.
 pub fn sweeping(total: u64) {
-    SWEEP_TOTAL.store(total, Ordering::Relaxed);
+    SWEEPING.store(true, Ordering::Relaxed);
+    if let Some(bar) = BAR.get() {
+        bar.set_length(total);
+        bar.set_position(0);
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {elapsed} sweeping: {pos}/{len} deletions")
+        {
+            bar.set_style(style);
+        }
+        bar.tick();
+    }
 }
 
-fn message() -> String {
-    match SWEEP_TOTAL.load(Ordering::Relaxed) {
-        u64::MAX => format!(
-            "planning: {} repositories marked, {} blobs listed",
-            REPOSITORIES.load(Ordering::Relaxed),
-            BLOBS.load(Ordering::Relaxed)
-        ),
-        total => format!(
-            "sweeping: {}/{total} deletions",
-            DELETIONS.load(Ordering::Relaxed)
-        ),
-    }
+fn planning_message() -> String {
+    format!(
+        "planning: {} repositories marked, {} blobs listed",
+        REPOSITORIES.load(Ordering::Relaxed),
+        BLOBS.load(Ordering::Relaxed)
+    )
 }
 
 /// The spinner; only one per process. Dropping it clears the line.
@@ -75,7 +81,9 @@ impl Spinner {
             let (bar, stop) = (bar.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    bar.set_message(message());
+                    if !SWEEPING.load(Ordering::Relaxed) {
+                        bar.set_message(planning_message());
+                    }
                     bar.tick();
                     std::thread::sleep(Duration::from_millis(120));
                 }

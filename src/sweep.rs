@@ -121,6 +121,7 @@ pub fn apply(layout: &Layout, plan: &Plan) -> (Applied, Result<(), GcError>) {
         done: AtomicU64::new(0),
         crash_after,
     };
+    crate::progress::sweeping(plan.deletion_count());
     let counters = Counters {
         per_repo: plan.repos.iter().map(|_| Default::default()).collect(),
         ..Counters::default()

@@ -5,6 +5,8 @@ use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::plan::{plan, Options, Plan};
 use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// A small store written by hand.
 pub struct Store {
@@ -124,6 +126,65 @@ impl Store {
                     .to_string()
             })
             .collect()
+    }
+}
+
+/// `depth` directories named `d`, each inside the previous, below `dir`,
+/// made and removed with `mkdirat`/`openat`/`unlinkat` since their paths
+/// outgrow `PATH_MAX`. Removed on drop.
+pub struct DeepTree {
+    top: PathBuf,
+    depth: usize,
+}
+
+const D: &std::ffi::CStr = c"d";
+
+/// Opens `name` below the directory `fd` (no symlink followed).
+fn open_dir_at(fd: &OwnedFd, name: &std::ffi::CStr) -> OwnedFd {
+    // SAFETY: `name` is NUL-terminated; a non-negative result is an fd we own.
+    let child = unsafe {
+        libc::openat(
+            fd.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    assert!(child >= 0, "openat: {}", std::io::Error::last_os_error());
+    // SAFETY: `child` is a fresh fd owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(child) }
+}
+
+impl DeepTree {
+    pub fn new(dir: &Path, depth: usize) -> DeepTree {
+        let mut fd: OwnedFd = fs::File::open(dir).unwrap().into();
+        for _ in 0..depth {
+            // SAFETY: `D` is NUL-terminated.
+            let rc = unsafe { libc::mkdirat(fd.as_raw_fd(), D.as_ptr(), 0o755) };
+            assert_eq!(rc, 0, "mkdirat: {}", std::io::Error::last_os_error());
+            fd = open_dir_at(&fd, D);
+        }
+        DeepTree {
+            top: dir.to_path_buf(),
+            depth,
+        }
+    }
+}
+
+impl Drop for DeepTree {
+    fn drop(&mut self) {
+        let Ok(top) = fs::File::open(&self.top) else {
+            return;
+        };
+        let mut fd: OwnedFd = top.into();
+        for _ in 0..self.depth {
+            fd = open_dir_at(&fd, D);
+        }
+        for _ in 0..self.depth {
+            let parent = open_dir_at(&fd, c"..");
+            // SAFETY: `D` is NUL-terminated.
+            unsafe { libc::unlinkat(parent.as_raw_fd(), D.as_ptr(), libc::AT_REMOVEDIR) };
+            fd = parent;
+        }
     }
 }
 

@@ -125,7 +125,7 @@ fn read_uploads(layout: &Layout, repo: &str, now: SystemTime) -> Result<Vec<Uplo
             started,
             from,
             age: now.duration_since(started).unwrap_or(Duration::ZERO),
-            bytes: size_of(&path)?,
+            bytes: size_of(&path, 0)?,
         });
     }
     Ok(out)
@@ -183,13 +183,24 @@ fn newest_mtime(dir: &Path) -> Result<SystemTime, Fault> {
     Ok(mtime(&dir.join("data"))?.map_or(dir_time, |t| t.max(dir_time)))
 }
 
-/// Total size of the regular files below `dir`; symlinks are refused.
-fn size_of(dir: &Path) -> Result<u64, Fault> {
+/// Deepest directory [`size_of`] enters below an upload's directory (the
+/// registry writes two levels: `hashstates/<alg>/`).
+const MAX_UPLOAD_DEPTH: usize = 16;
+
+/// Total size of the regular files below `dir`, `depth` levels below the
+/// upload's directory; symlinks and deeper trees are refused.
+fn size_of(dir: &Path, depth: usize) -> Result<u64, Fault> {
+    if depth > MAX_UPLOAD_DEPTH {
+        return Err(Fault::new(
+            format!("upload directory nested deeper than {MAX_UPLOAD_DEPTH} levels"),
+            dir,
+        ));
+    }
     let mut total = 0;
     for entry in list_sorted(dir)?.unwrap_or_default() {
         let path = dir.join(&entry.name);
         total += match entry.kind {
-            Kind::Dir => size_of(&path)?,
+            Kind::Dir => size_of(&path, depth + 1)?,
             Kind::Symlink => return Err(symlink_fault(&path)),
             Kind::File | Kind::Other => fs::symlink_metadata(&path)
                 .map(|m| m.len())
@@ -265,5 +276,27 @@ mod tests {
         );
         assert_eq!(apply(&layout, &plan).unwrap(), (1, 27));
         assert!(!old.exists() && young.exists());
+    }
+
+    #[test]
+    fn a_deep_upload_is_an_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.repository("a").join("_layers")).unwrap();
+        let upload = layout.upload_dir("a", "deep");
+        fs::create_dir_all(&upload).unwrap();
+        fs::write(upload.join("startedat"), "2000-01-01T00:00:00Z").unwrap();
+        let _deep = crate::testing::DeepTree::new(&upload, 3000);
+        let e = plan(&layout, DEFAULT_AGE, SystemTime::now())
+            .unwrap_err()
+            .to_string();
+        let deepest = format!("{}{}", upload.display(), "/d".repeat(17));
+        assert!(
+            e.contains(&format!(
+                "upload directory nested deeper than 16 levels (in {deepest})"
+            )),
+            "{e}"
+        );
+        assert!(upload.exists());
     }
 }

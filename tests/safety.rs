@@ -99,11 +99,13 @@ fn grace_period_keeps_a_young_untagged_manifest_and_what_it_references() {
         .to_string();
     set_mtime(&link, SystemTime::now());
 
+    assert_grace_counts_what_it_saved(&store, "-dm", "2d");
     let o = run_ours(&store, &["-m", "--grace-period=2d"]);
     assert!(o.status.success(), "{}", err(&o));
+    // api1's own blob and the blobs only it references are kept too.
     assert!(
         out(&o)
-            .contains("0 blobs and 1 manifests kept because younger than the grace period (2days)"),
+            .contains("3 blobs and 1 manifests kept because younger than the grace period (2days)"),
         "{}",
         out(&o)
     );
@@ -113,6 +115,70 @@ fn grace_period_keeps_a_young_untagged_manifest_and_what_it_references() {
     let o = run_ours(&store, &["-m"]);
     assert!(o.status.success());
     assert!(!link.exists() && !store.blob_data(&config).exists());
+}
+
+/// Runs `flags` (a dry mode) with and without `--grace-period grace` and
+/// checks that the grace-period line and the report's `kept_young` fields
+/// count exactly what the run without it would delete and the run with it
+/// does not.
+fn assert_grace_counts_what_it_saved(store: &Store, flags: &str, grace: &str) {
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = [flags].iter().chain(extra).copied().collect();
+        let o = run_ours(store, &args);
+        assert!(o.status.success(), "{}", err(&o));
+        o
+    };
+    let (text0, text1) = (run(&[]), run(&["--grace-period", grace]));
+    let (blobs0, blobs1) = (eligible_blobs(&out(&text0)), eligible_blobs(&out(&text1)));
+    let manifests0 = eligible_manifests(&out(&text0));
+    let manifests1 = eligible_manifests(&out(&text1));
+    assert!(blobs1.is_subset(&blobs0) && manifests1.iter().all(|m| manifests0.contains(m)));
+    let saved_blobs = blobs0.len() - blobs1.len();
+    let saved_manifests = manifests0.len() - manifests1.len();
+    let grace_line = out(&text1)
+        .lines()
+        .find(|l| l.contains("kept because younger than the grace period"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        grace_line.starts_with(&format!("{saved_blobs} blobs and {saved_manifests} manifests kept")),
+        "{grace_line} (without the grace period {} blobs and {} manifests are eligible, with it {} and {})",
+        blobs0.len(),
+        manifests0.len(),
+        blobs1.len(),
+        manifests1.len()
+    );
+    let report = |extra: &[&str]| -> serde_json::Value {
+        let args: Vec<&str> = [extra, &["--report", "-"]].concat();
+        serde_json::from_slice(&run(&args).stdout).unwrap()
+    };
+    let (r0, r1) = (report(&[]), report(&["--grace-period", grace]));
+    assert_eq!(r1["counts"]["blobs_kept_young"], saved_blobs);
+    assert_eq!(r1["counts"]["manifests_kept_young"], saved_manifests);
+    let bytes = |r: &serde_json::Value, k: &str| r["bytes"][k].as_u64().unwrap();
+    assert_eq!(
+        bytes(&r1, "kept_young"),
+        bytes(&r0, "eligible") - bytes(&r1, "eligible")
+    );
+}
+
+#[test]
+fn grace_period_counts_exactly_what_it_saved_on_a_fresh_store() {
+    // Every file just written: the grace period saves everything a run
+    // without it deletes, and nothing else (index children and tagged
+    // manifests are never eligible, however young).
+    let store = fixture_copy("demo");
+    age_all(&store.v2(), SystemTime::now());
+    let o = run_ours(&store, &["-dm", "--grace-period", "1h"]);
+    assert!(
+        out(&o).contains(
+            "\n19 blobs and 7 manifests kept because younger than the grace period (1h)\n"
+        ),
+        "{}",
+        out(&o)
+    );
+    assert_grace_counts_what_it_saved(&store, "-dm", "1h");
+    assert_grace_counts_what_it_saved(&store, "-d", "1h");
 }
 
 #[test]

@@ -17,7 +17,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 /// Loads the configuration (file, then `REGISTRY_*` overrides), prints
-/// upstream's warnings, installs the logger. On failure prints the error
+/// upstream's warnings, installs the logger and caps the I/O pool at
+/// `maxthreads`. On failure prints the error
 /// and returns the exit code to use.
 pub fn load_config(path: Option<&Path>, usage: &str) -> Result<Config, ExitCode> {
     let vars: Vec<(String, String)> = std::env::vars_os()
@@ -34,6 +35,7 @@ pub fn load_config(path: Option<&Path>, usage: &str) -> Result<Config, ExitCode>
         eprintln!("{}", logging::default_line(tracing::Level::WARN, warning));
     }
     logging::init(&loaded.config.log);
+    registry_gc::fsutil::cap_io_threads(loaded.config.max_threads);
     Ok(loaded.config)
 }
 
