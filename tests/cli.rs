@@ -245,3 +245,41 @@ fn json_formatter_quiet_and_level() {
     );
     assert!(err(&o).contains("level=warning"));
 }
+
+#[test]
+fn duplicate_keys_are_read_as_the_registry_reads_them() {
+    let store = fixture_copy("demo");
+    let root = store.root.display().to_string();
+    // Accepted by docker-registry 2.8.2: the last value wins.
+    let accepted = format!(
+        "version: 0.2\nversion: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /nonexistent\n    rootdirectory: {root}\n"
+    );
+    std::fs::write(&store.config, &accepted).unwrap();
+    let (o, t) = (run_ours(&store, &["-d"]), run_oracle(&store, &["-d"]));
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(t.status.success(), "{}", err(&t));
+    assert_eq!(summary_counts(&out(&o)), summary_counts(&out(&t)));
+    let cfg = store.config.display();
+    for (line, key) in [(2, "version"), (6, "storage.filesystem.rootdirectory")] {
+        let want = format!("level=warning msg=\"{cfg}: line {line}: key {key} given twice; using the last value, as the registry does\"\n");
+        assert!(err(&o).contains(&want), "{}", err(&o));
+    }
+    // Refused by docker-registry 2.8.2, which decodes the replaced value too.
+    for (text, want) in [
+        (
+            format!("version: 0.1\nlog: {{level: verbose}}\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\n"),
+            "invalid loglevel verbose Must be one of [error, warn, info, debug]",
+        ),
+        (
+            format!("version: 0.1\nlog: {{formatter: xml}}\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\n"),
+            "unable to configure logging with config: unsupported logging formatter: \"xml\"",
+        ),
+    ] {
+        std::fs::write(&store.config, &text).unwrap();
+        let (o, t) = (run_ours(&store, &["-d"]), run_oracle(&store, &["-d"]));
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(err(&o).contains(want), "{}", err(&o));
+        assert!(err(&t).contains(want), "oracle: {}", err(&t));
+        assert!(out(&o).is_empty() && out(&t).is_empty());
+    }
+}
