@@ -70,10 +70,139 @@ fn usage_errors_exit_2_and_run_nothing() {
         "-d, --dry-run",
         "-m, --delete-untagged",
         "-q, --quiet",
-        "do everything except remove the blobs",
+        "print what would be deleted; change nothing (takes no lock)",
+        "no stdout and no progress line (log lines on stderr stay)",
     ] {
         assert!(out(&help).contains(flag), "{flag} missing from help");
     }
+    // clap prints doc comments as they are: no markdown backticks.
+    for sub in [
+        "garbage-collect",
+        "prune-tags",
+        "purge-uploads",
+        "inventory",
+        "help",
+    ] {
+        let help = rgc(&[sub, "--help"]);
+        assert!(!out(&help).contains('`'), "{sub} --help: {}", out(&help));
+    }
+    assert!(!out(&rgc(&["--help"])).contains('`'));
+}
+
+/// `registry-gc <args>` with a clean environment.
+fn rgc(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn boolean_flags_take_go_spellings_only() {
+    // Go's strconv.ParseBool, as upstream's flags: anything else is a usage
+    // error, never a guess (`--dry-run=no` used to be a real run).
+    let store = fixture_copy("demo");
+    let before = store.files();
+    let dry = [("-d", "--dry-run"), ("--dry-run", "--dry-run")];
+    let flags: [(&str, &[(&str, &str)]); 4] = [
+        (
+            "garbage-collect",
+            &[
+                dry[0],
+                dry[1],
+                ("-m", "--delete-untagged"),
+                ("--delete-untagged", "--delete-untagged"),
+                ("-q", "--quiet"),
+                ("--quiet", "--quiet"),
+                ("--keep-going", "--keep-going"),
+            ],
+        ),
+        (
+            "prune-tags",
+            &[
+                dry[0],
+                dry[1],
+                ("-v", "--verbose"),
+                ("--verbose", "--verbose"),
+            ],
+        ),
+        ("purge-uploads", &dry),
+        ("inventory", &[("--tags", "--tags")]),
+    ];
+    let config = store.config.display().to_string();
+    for (sub, names) in flags {
+        for (name, long) in names {
+            for bad in ["yes", "on", "no", "off", "y", "2", ""] {
+                let arg = format!("{name}={bad}");
+                let o = match sub {
+                    "prune-tags" => rgc(&[sub, "--keep-last=1", &arg, &config]),
+                    _ => rgc(&[sub, &arg, &config]),
+                };
+                assert_eq!(o.status.code(), Some(2), "{sub} {arg}: {}", err(&o));
+                let want = format!("error: invalid value '{bad}' for '{long}[=<");
+                assert!(err(&o).starts_with(&want), "{sub} {arg}: {}", err(&o));
+                assert!(err(&o).contains(
+                    "expected one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False"
+                ));
+            }
+        }
+    }
+    assert_eq!(store.files(), before);
+    for yes in ["1", "t", "T", "TRUE", "true", "True"] {
+        let o = run_ours(&store, &[&format!("-d={yes}"), "-m"]);
+        assert!(o.status.success(), "-d={yes}: {}", err(&o));
+        assert_eq!(store.files(), before, "-d={yes} is a dry run");
+    }
+    for no in ["0", "f", "F", "FALSE", "false", "False"] {
+        let store = fixture_copy("demo");
+        let before = store.files();
+        let o = run_ours(&store, &[&format!("--dry-run={no}")]);
+        assert!(o.status.success(), "-d={no}: {}", err(&o));
+        assert_ne!(store.files(), before, "--dry-run={no} is a real run");
+    }
+}
+
+#[test]
+fn configuration_errors_print_no_usage_block() {
+    // Upstream prints its usage after a configuration error; only usage
+    // errors (exit 2) get one here.
+    let store = fixture_copy("demo");
+    std::fs::write(&store.config, "version: 0.1\n").unwrap();
+    let config = store.config.display().to_string();
+    for sub in [
+        "garbage-collect",
+        "prune-tags",
+        "purge-uploads",
+        "inventory",
+    ] {
+        let o = rgc(&[sub, "--dry-run=true", &config]);
+        let o = if sub == "inventory" {
+            rgc(&[sub, &config])
+        } else {
+            o
+        };
+        let o = if sub == "prune-tags" {
+            rgc(&[sub, "-d", "--keep-last", "1", &config])
+        } else {
+            o
+        };
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "configuration error: error parsing {config}: no storage configuration provided\n"
+            ),
+            "{sub}"
+        );
+    }
+    let o = rgc(&["garbage-collect", "--foo", &config]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("\nUsage: registry-gc garbage-collect"),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]

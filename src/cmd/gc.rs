@@ -2,6 +2,7 @@
 
 use registry_gc::error::GcError;
 use registry_gc::plan::Phase;
+use registry_gc::report_file::ReportFile;
 use registry_gc::sweep::Applied;
 use registry_gc::units::human_bytes;
 use registry_gc::{plan, progress, recheck, report, run_report, sweep};
@@ -10,21 +11,21 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "registry-gc garbage-collect [OPTIONS] [CONFIG]";
 /// Exit code after SIGINT/SIGTERM stopped the sweep (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
-/// Flags of `garbage-collect`; booleans also take `=true`/`=false` as Go's pflag does.
+/// Flags of `garbage-collect`; booleans also take `=true`/`=false` (Go's
+/// spellings only, see [`super::go_bool`]) as upstream's pflag flags do.
 #[derive(clap::Args)]
 pub struct Args {
-    /// do everything except remove the blobs
-    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    /// print what would be deleted; change nothing (takes no lock)
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     dry_run: bool,
     /// delete manifests that are not currently referenced via tag
-    #[arg(short = 'm', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(short = 'm', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     delete_untagged: bool,
-    /// silence output
-    #[arg(short = 'q', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    /// no stdout and no progress line (log lines on stderr stay)
+    #[arg(short = 'q', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     quiet: bool,
     /// keep blobs, and with -m untagged manifests, written less than this long
     /// ago (e.g. 30m, 1h, 2d); recommended when the registry is running
@@ -32,9 +33,9 @@ pub struct Args {
     grace_period: Option<Duration>,
     /// list unreadable files instead of aborting, and keep everything they
     /// might reference; exits 1 at the end if anything was unreadable
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     keep_going: bool,
-    /// write a JSON report of the run to this file (`-`: to stdout, instead
+    /// write a JSON report of the run to this file (- for stdout, instead
     /// of the text lines); see docs/gc-report.md
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
@@ -46,12 +47,15 @@ pub struct Args {
 pub fn run(args: &Args) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
-        USAGE,
         args.dry_run,
         "failed to garbage collect",
     ) {
         Ok(o) => o,
         Err(code) => return code,
+    };
+    let report_file = match args.report.as_deref().map(ReportFile::open).transpose() {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
     };
     let (config, layout) = (&opened.config, &opened.layout);
     let _spinner = (!args.quiet && io::stderr().is_terminal())
@@ -123,7 +127,7 @@ pub fn run(args: &Args) -> ExitCode {
             a.blobs
         );
     }
-    if let Some(path) = &args.report {
+    if let Some(report_file) = report_file {
         let doc = run_report::build(
             &plan,
             args.dry_run,
@@ -132,9 +136,8 @@ pub fn run(args: &Args) -> ExitCode {
             &phases,
             result.as_ref().map(|_| ()),
         );
-        if let Err(e) = write_report(path, &doc) {
-            eprintln!("failed to write report {}: {e}", path.display());
-            return ExitCode::FAILURE;
+        if let Err(e) = report_file.write(&doc) {
+            return fail(&e.to_string());
         }
     }
     match (result, applied) {
@@ -149,23 +152,6 @@ pub fn run(args: &Args) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Writes the JSON report to stdout (`-`) or atomically to a file.
-fn write_report(path: &Path, doc: &run_report::RunReport) -> io::Result<()> {
-    if path == Path::new("-") {
-        let mut out = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, doc)?;
-        return writeln!(out);
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer_pretty(&mut file, doc)?;
-    writeln!(file)?;
-    file.persist(path).map(drop).map_err(|e| e.error)
 }
 
 fn done(a: &Applied) -> String {

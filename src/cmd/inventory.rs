@@ -1,12 +1,9 @@
 //! `registry-gc inventory`.
 
 use registry_gc::inventory::{self, Glob};
-use registry_gc::layout::Layout;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-const USAGE: &str = "registry-gc inventory [OPTIONS] [CONFIG]";
 
 /// Output formats.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -22,13 +19,13 @@ pub struct Args {
     /// output format
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// only list repositories matching GLOB (`*` within a path component,
-    /// `**` across them, `?` one character); repeatable; totals still cover
+    /// only list repositories matching GLOB (* within a path component,
+    /// ** across them, ? one character); repeatable; totals still cover
     /// the whole store
     #[arg(long = "repo", value_name = "GLOB")]
     repos: Vec<String>,
     /// also list each tag with its manifest digest, push time and size
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     tags: bool,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
@@ -37,16 +34,16 @@ pub struct Args {
 /// Prints what uses the disk, per repository and for the whole store.
 /// Reads only and takes no lock.
 pub fn run(args: &Args) -> ExitCode {
-    let config = match super::load_config(args.config.as_deref(), USAGE) {
-        Ok(c) => c,
+    let opened = match super::open_store(args.config.as_deref(), true, "failed to take inventory") {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let layout = Layout::new(&config.root);
+    let layout = &opened.layout;
     let options = inventory::Options {
         repos: args.repos.iter().map(|g| Glob::new(g)).collect(),
         tags: args.tags,
     };
-    let inv = match inventory::inventory(&layout, &options) {
+    let inv = match inventory::inventory(layout, &options) {
         Ok(inv) => inv,
         Err(e) => {
             eprintln!("failed to take inventory: {e}");

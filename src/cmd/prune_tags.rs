@@ -22,7 +22,7 @@ Rules, per repository:
      (so --keep-last is a floor under --older-than).
 Regexes match anywhere in the tag unless anchored (^latest$). --older-than or
 --keep-last is required. Deleting a tag removes only its directory: other tags
-on the same manifest stay; `garbage-collect -m` then reclaims the manifests
+on the same manifest stay; garbage-collect -m then reclaims the manifests
 left untagged.
 
 Policy file (--policy), first matching repository glob wins, repositories
@@ -39,10 +39,10 @@ matching no rule are left alone:
 #[command(after_help = RULES)]
 pub struct Args {
     /// print the tags that would be deleted; change nothing
-    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     dry_run: bool,
     /// also list the tags kept and why, and the manifests left untagged
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     verbose: bool,
     /// delete tags pushed longer ago than this (e.g. 36h, 30d, 2w)
     #[arg(long, value_name = "DURATION", value_parser = prune::parse_duration)]
@@ -56,8 +56,8 @@ pub struct Args {
     /// consider only tags matching this regex
     #[arg(long = "match", value_name = "REGEX", value_parser = prune::parse_regex)]
     matching: Option<Regex>,
-    /// only repositories matching this glob (repeatable; `*` stays within one
-    /// path component, `**` spans several: team/*, team/**)
+    /// only repositories matching this glob (repeatable; * stays within one
+    /// path component, ** spans several: team/*, team/**)
     #[arg(long, value_name = "GLOB")]
     repo: Vec<String>,
     /// per-repository rules from a YAML file (instead of the rule flags)
@@ -96,15 +96,11 @@ pub fn run(args: &Args) -> ExitCode {
             }
         }
     };
-    let opened = match super::open_store(
-        args.config.as_deref(),
-        USAGE,
-        args.dry_run,
-        "failed to prune tags",
-    ) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened =
+        match super::open_store(args.config.as_deref(), args.dry_run, "failed to prune tags") {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
     let layout = &opened.layout;
     let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
     let plan = match prune::plan(layout, &policy, &repos, SystemTime::now()) {

@@ -8,18 +8,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-const USAGE: &str = "registry-gc purge-uploads [OPTIONS] [CONFIG]";
 /// Exit code after SIGINT/SIGTERM stopped the run (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
 /// Flags of `purge-uploads`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "An upload's age comes from its `startedat` file (RFC3339), or, when that is missing or unreadable, from the newest mtime of its directory and its `data` file."
+    after_help = "An upload's age comes from its startedat file (RFC3339), or, when that is missing or unreadable, from the newest mtime of its directory and its data file."
 )]
 pub struct Args {
     /// print the uploads that would be deleted; change nothing
-    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     dry_run: bool,
     /// delete uploads started longer ago than this (as the registry's own purger)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "168h")]
@@ -32,7 +31,6 @@ pub struct Args {
 pub fn run(args: &Args) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
-        USAGE,
         args.dry_run,
         "failed to purge uploads",
     ) {
