@@ -412,3 +412,144 @@ fn duplicate_keys_are_read_as_the_registry_reads_them() {
         assert!(out(&o).is_empty() && out(&t).is_empty());
     }
 }
+
+/// `registry-gc <sub> <args> <config>` run from `cwd`, clean environment.
+fn rgc_in(cwd: &std::path::Path, sub: &str, args: &[&str], config: &std::path::Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .current_dir(cwd)
+        .arg(sub)
+        .args(args)
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+const SUBCOMMANDS: [(&str, &[&str], &str); 4] = [
+    ("garbage-collect", &["-m"], "failed to garbage collect"),
+    ("prune-tags", &["--keep-last", "1"], "failed to prune tags"),
+    ("purge-uploads", &[], "failed to purge uploads"),
+    ("inventory", &[], "failed to take inventory"),
+];
+
+#[test]
+fn the_rootdirectory_is_checked_before_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    // A relative root that does not exist: named, with where it was looked for.
+    std::fs::write(
+        &config,
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: data/registry\n",
+    )
+    .unwrap();
+    for (sub, args, prefix) in SUBCOMMANDS {
+        let o = rgc_in(dir.path(), sub, args, &config);
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "{prefix}: rootdirectory data/registry does not exist (relative to the working directory {})\n",
+                dir.path().canonicalize().unwrap().display()
+            )
+        );
+        assert!(!dir.path().join("data").exists(), "{sub} created nothing");
+    }
+    // A directory that is not a store: refused, and no lock file is left in it.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n",
+            foreign.display()
+        ),
+    )
+    .unwrap();
+    for (sub, args, prefix) in SUBCOMMANDS {
+        let o = rgc_in(dir.path(), sub, args, &config);
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "{prefix}: rootdirectory {} holds no registry store (no docker/registry/v2 in it)\n",
+                foreign.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_dir(&foreign).unwrap().count(),
+            0,
+            "{sub} wrote in {}",
+            foreign.display()
+        );
+    }
+}
+
+#[test]
+fn a_store_nobody_pushed_to_is_empty_not_an_error() {
+    // docker/registry/v2 without repositories/ (upstream: `Path not found`,
+    // exit 1, so cron on a new registry fails).
+    let store = empty_store();
+    std::fs::create_dir_all(store.v2()).unwrap();
+    for (sub, args, _) in SUBCOMMANDS {
+        let o = rgc_in(store.dir.path(), sub, args, &store.config);
+        assert!(o.status.success(), "{sub}: {}", err(&o));
+        assert!(out(&o).is_empty(), "{sub}: {}", out(&o));
+        let want = format!(
+            "level=info msg=\"no repositories in this store yet, nothing to do (in {})\"",
+            store.v2().canonicalize().unwrap().display()
+        );
+        assert!(err(&o).contains(&want), "{sub}: {}", err(&o));
+        assert!(!store.root.join("registry-gc.lock").exists(), "{sub}");
+    }
+    let t = run_oracle(&store, &["-d"]);
+    assert!(
+        err(&t).contains("Path not found: /docker/registry/v2/repositories"),
+        "{}",
+        err(&t)
+    );
+    // With blobs but no repositories/ it is a damaged store: the run
+    // fails as upstream's does, rather than sweep every blob.
+    let store = fixture_copy("demo");
+    std::fs::remove_dir_all(store.v2().join("repositories")).unwrap();
+    let before = store.files();
+    let o = run_ours(&store, &["-m"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(store.files(), before);
+}
+
+#[test]
+fn an_unusable_report_path_fails_before_anything_is_deleted() {
+    let store = fixture_copy("demo");
+    let before = store.files();
+    let missing_dir = store.dir.path().join("no/such/dir/report.json");
+    let a_directory = store.dir.path().to_path_buf();
+    for (path, why) in [
+        (&missing_dir, "no such file or directory"),
+        (&a_directory, "is a directory"),
+    ] {
+        let o = run_ours(&store, &["-m", "--report", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "failed to garbage collect: failed to write report {}: {why}\n",
+                path.display()
+            )
+        );
+        assert!(out(&o).is_empty());
+        assert_eq!(store.files(), before, "nothing deleted");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(store.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A usable path still gets the report of a real run.
+    let good = store.dir.path().join("report.json");
+    let o = run_ours(&store, &["-m", "--report", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", err(&o));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    assert_eq!(doc["outcome"], "completed");
+}
