@@ -23,8 +23,9 @@ use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::fsutil::{list_sorted, symlink_fault, Kind};
 use crate::interrupt;
-use crate::inventory::Glob;
+use crate::inventory::{warn_unmatched, Glob};
 use crate::layout::Layout;
+use crate::units::parse_duration;
 use rayon::prelude::*;
 use regex::Regex;
 use std::collections::BTreeSet;
@@ -61,6 +62,11 @@ impl Rules {
         }
         if keep_last == Some(0) {
             return Err("--keep-last must be at least 1".into());
+        }
+        if older_than.is_some_and(|d| d.is_zero()) {
+            return Err(
+                "--older-than must be longer than 0 (prune-tags never deletes every tag)".into(),
+            );
         }
         Ok(Rules {
             older_than,
@@ -193,7 +199,7 @@ impl Policy {
                 let older_than = r
                     .older_than
                     .as_deref()
-                    .map(parse_duration)
+                    .map(|d| parse_duration(d).map_err(|e| format!("older_than {d:?}: {e}")))
                     .transpose()
                     .map_err(at)?;
                 let keep = r
@@ -224,11 +230,6 @@ impl Policy {
             .find(|(g, _)| g.matches(repo))
             .map(|(_, r)| r)
     }
-}
-
-/// Parses a duration such as `30m`, `36h`, `30d`, `2w`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("bad duration {text:?}: {e}"))
 }
 
 /// Parses a tag regex.
@@ -382,6 +383,7 @@ pub fn plan(
         GcError::Mark(f) => PruneError::Read(f),
         other => PruneError::Discover(other),
     })?;
+    warn_unmatched(repos, all.iter().map(|r| r.name.as_str()));
     let selected: Vec<(&str, &Rules)> = all
         .iter()
         .filter(|r| repos.is_empty() || repos.iter().any(|g| g.matches(&r.name)))

@@ -339,9 +339,19 @@ fn log_lines_match_upstream_messages() {
     }
     let last = err(&o).lines().last().unwrap().to_string();
     assert!(
-        last.contains("level=warning") && last.contains("storage.cache.blobdescriptor"),
+        last.contains("level=warning msg=\"deleted 19 blobs: restart any registry serving this store with this configuration (storage.cache.blobdescriptor: inmemory), or it will keep answering for deleted blobs\""),
         "{last}"
     );
+    // Without a blob descriptor cache in the configuration, no warning.
+    let store = fixture_copy("demo");
+    store.write_config(&format!(
+        "storage:\n  filesystem:\n    rootdirectory: {}\n",
+        store.root.display()
+    ));
+    let o = run_ours(&store, &["-m"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("Deleting blob: "));
+    assert!(!err(&o).contains("level=warning"), "{}", err(&o));
 }
 
 #[test]
@@ -552,4 +562,32 @@ fn an_unusable_report_path_fails_before_anything_is_deleted() {
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
     assert_eq!(doc["outcome"], "completed");
+}
+
+#[test]
+fn duration_errors_name_the_flag_in_one_format() {
+    let store = fixture_copy("demo");
+    let o = run_ours(&store, &["--grace-period", "1x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).starts_with("error: invalid value '1x' for '--grace-period <DURATION>': not a duration (a number and a unit, such as 90m, 36h, 30d or 2w)\n"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn one_unreadable_file_is_one() {
+    let store = fixture_copy("demo");
+    let link = store
+        .repo("library/base")
+        .join("_manifests/tags/latest/current/link");
+    std::fs::write(&link, "garbage").unwrap();
+    let o = run_ours(&store, &["-dm", "--keep-going"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).ends_with("failed to garbage collect: 1 unreadable file (listed above); everything it might reference was kept\n"),
+        "{}",
+        err(&o)
+    );
 }

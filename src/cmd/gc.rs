@@ -4,7 +4,7 @@ use registry_gc::error::GcError;
 use registry_gc::plan::Phase;
 use registry_gc::report_file::ReportFile;
 use registry_gc::sweep::Applied;
-use registry_gc::units::human_bytes;
+use registry_gc::units::{human_bytes, plural};
 use registry_gc::{plan, progress, recheck, report, run_report, sweep};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ pub struct Args {
     quiet: bool,
     /// keep blobs, and with -m untagged manifests, written less than this long
     /// ago (e.g. 30m, 1h, 2d); recommended when the registry is running
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = registry_gc::units::parse_duration)]
     grace_period: Option<Duration>,
     /// list unreadable files instead of aborting, and keep everything they
     /// might reference; exits 1 at the end if anything was unreadable
@@ -93,11 +93,11 @@ pub fn run(args: &Args) -> ExitCode {
         };
         if rescued.roots > 0 {
             tracing::info!(
-                "re-check: {} manifests written during the run keep {} blobs, {} manifests and {} layer links",
-                rescued.roots,
-                rescued.blobs,
-                rescued.manifests,
-                rescued.layer_links
+                "re-check: {} written during the run keep {}, {} and {}",
+                plural(rescued.roots as u64, "manifest"),
+                plural(rescued.blobs as u64, "blob"),
+                plural(rescued.manifests as u64, "manifest"),
+                plural(rescued.layer_links as u64, "layer link")
             );
         }
         let ((applied, result), sweep_phase) = Phase::time("sweep", || sweep::apply(layout, &plan));
@@ -110,21 +110,23 @@ pub fn run(args: &Args) -> ExitCode {
     };
     match &applied {
         None => tracing::info!(
-            "reclaimable: {} in {} blobs",
+            "reclaimable: {} in {}",
             human_bytes(plan.blob_bytes()),
-            plan.blobs.len()
+            plural(plan.blobs.len() as u64, "blob")
         ),
-        Some(a) => tracing::info!("freed {} in {} blobs", human_bytes(a.blob_bytes), a.blobs),
+        Some(a) => tracing::info!(
+            "freed {} in {}",
+            human_bytes(a.blob_bytes),
+            plural(a.blobs, "blob")
+        ),
     }
-    if let Some(a) = applied.as_ref().filter(|a| a.blobs > 0) {
-        let cache = config
-            .blob_descriptor_cache
-            .as_deref()
-            .map(|c| format!(" (this configuration sets it to {c})"))
-            .unwrap_or_default();
+    if let (Some(a), Some(cache)) = (
+        applied.as_ref().filter(|a| a.blobs > 0),
+        config.blob_descriptor_cache.as_deref(),
+    ) {
         tracing::warn!(
-            "deleted {} blobs: restart any registry serving this store with storage.cache.blobdescriptor{cache}, or it will keep answering for deleted blobs",
-            a.blobs
+            "deleted {}: restart any registry serving this store with this configuration (storage.cache.blobdescriptor: {cache}), or it will keep answering for deleted blobs",
+            plural(a.blobs, "blob")
         );
     }
     if let Some(report_file) = report_file {
@@ -156,8 +158,12 @@ pub fn run(args: &Args) -> ExitCode {
 
 fn done(a: &Applied) -> String {
     format!(
-        "deleted {} manifests, {} tag references, {} blobs ({} bytes) and {} layer links",
-        a.manifests, a.tag_references, a.blobs, a.blob_bytes, a.layer_links
+        "deleted {}, {}, {} ({} bytes) and {}",
+        plural(a.manifests, "manifest"),
+        plural(a.tag_references, "tag reference"),
+        plural(a.blobs, "blob"),
+        a.blob_bytes,
+        plural(a.layer_links, "layer link")
     )
 }
 
@@ -167,8 +173,9 @@ fn broken_files_exit(plan: &plan::Plan) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!(
-        "failed to garbage collect: {} unreadable files (listed above); everything they might reference was kept",
-        plan.faults.len()
+        "failed to garbage collect: {} (listed above); everything {} might reference was kept",
+        plural(plan.faults.len() as u64, "unreadable file"),
+        if plan.faults.len() == 1 { "it" } else { "they" }
     );
     ExitCode::FAILURE
 }

@@ -1,7 +1,7 @@
 //! `registry-gc purge-uploads`.
 
-use super::prune_tags::plural;
-use registry_gc::prune::{format_age, parse_duration};
+use registry_gc::prune::format_age;
+use registry_gc::units::{human_bytes, parse_duration, plural};
 use registry_gc::uploads::{self, PurgeError, StartedFrom, UploadPlan};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -75,15 +75,17 @@ fn write_report(plan: &UploadPlan, dry_run: bool, out: &mut impl Write) -> io::R
         let age = format_age(u.age);
         writeln!(
             out,
-            "{}: upload {} {what}, {since} {age} ago, {} bytes",
-            u.repo, u.uuid, u.bytes
+            "{}: upload {} {what}, {since} {age} ago, {}",
+            u.repo,
+            u.uuid,
+            human_bytes(u.bytes)
         )?;
     }
     writeln!(
         out,
-        "{} {what} ({} bytes), {} younger kept",
-        plural(plan.purge.len(), "upload"),
-        plan.bytes(),
+        "{} {what} ({}), {} younger kept",
+        plural(plan.purge.len() as u64, "upload"),
+        human_bytes(plan.bytes()),
         plan.kept
     )
 }
