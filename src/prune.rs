@@ -602,7 +602,7 @@ mod tests {
     #[test]
     fn keep_wins_over_every_deleting_rule_and_is_not_counted_in_keep_last() {
         let keep = vec![re("^latest$"), re(r"^v\d")];
-        let rules = Rules::new(Some(Duration::ZERO), Some(1), keep, None).unwrap();
+        let rules = Rules::new(Some(Duration::from_secs(1)), Some(1), keep, None).unwrap();
         let p = decide(&rules, TAGS);
         assert_eq!(deleted(&p), ["ci-1", "ci-2", "ci-3"]);
         assert_eq!(
@@ -653,7 +653,13 @@ mod tests {
 
     #[test]
     fn tags_without_current_link_are_kept() {
-        let rules = Rules::new(Some(Duration::ZERO), None, vec![], None).unwrap();
+        let rules = Rules::new(Some(Duration::from_secs(1)), None, vec![], None).unwrap();
+        // Zero would select every tag: refused.
+        let e = Rules::new(Some(Duration::ZERO), None, vec![], None).unwrap_err();
+        assert_eq!(
+            e,
+            "--older-than must be longer than 0 (prune-tags never deletes every tag)"
+        );
         let p = rules.decide(
             "r",
             vec![TagState {
@@ -692,7 +698,7 @@ mod tests {
             ),
             (
                 "rules:\n  - repo: a\n    older_than: 3 parsecs\n",
-                "rule 1 (repo \"a\"): bad duration",
+                "rule 1 (repo \"a\"): older_than \"3 parsecs\": not a duration",
             ),
             (
                 "rules:\n  - repo: a\n    keep_last: 1\n    keep: ['(']\n",
