@@ -4,7 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// A problem with one file or directory of the store; always names it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (in {})", path.display())]
 pub struct Fault {
     /// What is wrong, in upstream's words where upstream has words for it.

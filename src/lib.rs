@@ -23,7 +23,9 @@ pub mod prune;
 pub mod recheck;
 pub mod reference;
 pub mod report;
+pub mod report_file;
 pub mod run_report;
+pub mod store;
 pub mod sweep;
 #[cfg(test)]
 mod testing;

@@ -18,13 +18,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// `garbage-collect` deletes layers not referenced by any manifests
+    /// Delete blobs no manifest references (with -m, also manifests no tag reaches)
     GarbageCollect(cmd::gc::Args),
-    /// `prune-tags` deletes tags by age and count; `garbage-collect -m` then reclaims their manifests
+    /// Delete tags by age and count; garbage-collect -m then reclaims their manifests
     PruneTags(cmd::prune_tags::Args),
-    /// `purge-uploads` deletes abandoned uploads (as the registry's own upload purger)
+    /// Delete abandoned uploads (as the registry's own upload purger)
     PurgeUploads(cmd::purge_uploads::Args),
-    /// `inventory` shows what uses the disk: per repository and for the whole store
+    /// Show what uses the disk: per repository and for the whole store
     Inventory(cmd::inventory::Args),
     /// `completions` prints a shell completion script (bash, zsh, fish, ...)
     Completions(cmd::completions::Args),

@@ -23,8 +23,9 @@ use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::fsutil::{list_sorted, symlink_fault, Kind};
 use crate::interrupt;
-use crate::inventory::Glob;
+use crate::inventory::{warn_unmatched, Glob};
 use crate::layout::Layout;
+use crate::units::parse_duration;
 use rayon::prelude::*;
 use regex::Regex;
 use std::collections::BTreeSet;
@@ -61,6 +62,11 @@ impl Rules {
         }
         if keep_last == Some(0) {
             return Err("--keep-last must be at least 1".into());
+        }
+        if older_than.is_some_and(|d| d.is_zero()) {
+            return Err(
+                "--older-than must be longer than 0 (prune-tags never deletes every tag)".into(),
+            );
         }
         Ok(Rules {
             older_than,
@@ -193,7 +199,7 @@ impl Policy {
                 let older_than = r
                     .older_than
                     .as_deref()
-                    .map(parse_duration)
+                    .map(|d| parse_duration(d).map_err(|e| format!("older_than {d:?}: {e}")))
                     .transpose()
                     .map_err(at)?;
                 let keep = r
@@ -224,11 +230,6 @@ impl Policy {
             .find(|(g, _)| g.matches(repo))
             .map(|(_, r)| r)
     }
-}
-
-/// Parses a duration such as `30m`, `36h`, `30d`, `2w`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| format!("bad duration {text:?}: {e}"))
 }
 
 /// Parses a tag regex.
@@ -382,6 +383,7 @@ pub fn plan(
         GcError::Mark(f) => PruneError::Read(f),
         other => PruneError::Discover(other),
     })?;
+    warn_unmatched(repos, all.iter().map(|r| r.name.as_str()));
     let selected: Vec<(&str, &Rules)> = all
         .iter()
         .filter(|r| repos.is_empty() || repos.iter().any(|g| g.matches(&r.name)))
@@ -600,7 +602,7 @@ mod tests {
     #[test]
     fn keep_wins_over_every_deleting_rule_and_is_not_counted_in_keep_last() {
         let keep = vec![re("^latest$"), re(r"^v\d")];
-        let rules = Rules::new(Some(Duration::ZERO), Some(1), keep, None).unwrap();
+        let rules = Rules::new(Some(Duration::from_secs(1)), Some(1), keep, None).unwrap();
         let p = decide(&rules, TAGS);
         assert_eq!(deleted(&p), ["ci-1", "ci-2", "ci-3"]);
         assert_eq!(
@@ -651,7 +653,13 @@ mod tests {
 
     #[test]
     fn tags_without_current_link_are_kept() {
-        let rules = Rules::new(Some(Duration::ZERO), None, vec![], None).unwrap();
+        let rules = Rules::new(Some(Duration::from_secs(1)), None, vec![], None).unwrap();
+        // Zero would select every tag: refused.
+        let e = Rules::new(Some(Duration::ZERO), None, vec![], None).unwrap_err();
+        assert_eq!(
+            e,
+            "--older-than must be longer than 0 (prune-tags never deletes every tag)"
+        );
         let p = rules.decide(
             "r",
             vec![TagState {
@@ -690,7 +698,7 @@ mod tests {
             ),
             (
                 "rules:\n  - repo: a\n    older_than: 3 parsecs\n",
-                "rule 1 (repo \"a\"): bad duration",
+                "rule 1 (repo \"a\"): older_than \"3 parsecs\": not a duration",
             ),
             (
                 "rules:\n  - repo: a\n    keep_last: 1\n    keep: ['(']\n",

@@ -70,10 +70,139 @@ fn usage_errors_exit_2_and_run_nothing() {
         "-d, --dry-run",
         "-m, --delete-untagged",
         "-q, --quiet",
-        "do everything except remove the blobs",
+        "print what would be deleted; change nothing (takes no lock)",
+        "no stdout and no progress line (log lines on stderr stay)",
     ] {
         assert!(out(&help).contains(flag), "{flag} missing from help");
     }
+    // clap prints doc comments as they are: no markdown backticks.
+    for sub in [
+        "garbage-collect",
+        "prune-tags",
+        "purge-uploads",
+        "inventory",
+        "help",
+    ] {
+        let help = rgc(&[sub, "--help"]);
+        assert!(!out(&help).contains('`'), "{sub} --help: {}", out(&help));
+    }
+    assert!(!out(&rgc(&["--help"])).contains('`'));
+}
+
+/// `registry-gc <args>` with a clean environment.
+fn rgc(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn boolean_flags_take_go_spellings_only() {
+    // Go's strconv.ParseBool, as upstream's flags: anything else is a usage
+    // error, never a guess (`--dry-run=no` used to be a real run).
+    let store = fixture_copy("demo");
+    let before = store.files();
+    let dry = [("-d", "--dry-run"), ("--dry-run", "--dry-run")];
+    let flags: [(&str, &[(&str, &str)]); 4] = [
+        (
+            "garbage-collect",
+            &[
+                dry[0],
+                dry[1],
+                ("-m", "--delete-untagged"),
+                ("--delete-untagged", "--delete-untagged"),
+                ("-q", "--quiet"),
+                ("--quiet", "--quiet"),
+                ("--keep-going", "--keep-going"),
+            ],
+        ),
+        (
+            "prune-tags",
+            &[
+                dry[0],
+                dry[1],
+                ("-v", "--verbose"),
+                ("--verbose", "--verbose"),
+            ],
+        ),
+        ("purge-uploads", &dry),
+        ("inventory", &[("--tags", "--tags")]),
+    ];
+    let config = store.config.display().to_string();
+    for (sub, names) in flags {
+        for (name, long) in names {
+            for bad in ["yes", "on", "no", "off", "y", "2", ""] {
+                let arg = format!("{name}={bad}");
+                let o = match sub {
+                    "prune-tags" => rgc(&[sub, "--keep-last=1", &arg, &config]),
+                    _ => rgc(&[sub, &arg, &config]),
+                };
+                assert_eq!(o.status.code(), Some(2), "{sub} {arg}: {}", err(&o));
+                let want = format!("error: invalid value '{bad}' for '{long}[=<");
+                assert!(err(&o).starts_with(&want), "{sub} {arg}: {}", err(&o));
+                assert!(err(&o).contains(
+                    "expected one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False"
+                ));
+            }
+        }
+    }
+    assert_eq!(store.files(), before);
+    for yes in ["1", "t", "T", "TRUE", "true", "True"] {
+        let o = run_ours(&store, &[&format!("-d={yes}"), "-m"]);
+        assert!(o.status.success(), "-d={yes}: {}", err(&o));
+        assert_eq!(store.files(), before, "-d={yes} is a dry run");
+    }
+    for no in ["0", "f", "F", "FALSE", "false", "False"] {
+        let store = fixture_copy("demo");
+        let before = store.files();
+        let o = run_ours(&store, &[&format!("--dry-run={no}")]);
+        assert!(o.status.success(), "-d={no}: {}", err(&o));
+        assert_ne!(store.files(), before, "--dry-run={no} is a real run");
+    }
+}
+
+#[test]
+fn configuration_errors_print_no_usage_block() {
+    // Upstream prints its usage after a configuration error; only usage
+    // errors (exit 2) get one here.
+    let store = fixture_copy("demo");
+    std::fs::write(&store.config, "version: 0.1\n").unwrap();
+    let config = store.config.display().to_string();
+    for sub in [
+        "garbage-collect",
+        "prune-tags",
+        "purge-uploads",
+        "inventory",
+    ] {
+        let o = rgc(&[sub, "--dry-run=true", &config]);
+        let o = if sub == "inventory" {
+            rgc(&[sub, &config])
+        } else {
+            o
+        };
+        let o = if sub == "prune-tags" {
+            rgc(&[sub, "-d", "--keep-last", "1", &config])
+        } else {
+            o
+        };
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "configuration error: error parsing {config}: no storage configuration provided\n"
+            ),
+            "{sub}"
+        );
+    }
+    let o = rgc(&["garbage-collect", "--foo", &config]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("\nUsage: registry-gc garbage-collect"),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
@@ -210,9 +339,19 @@ fn log_lines_match_upstream_messages() {
     }
     let last = err(&o).lines().last().unwrap().to_string();
     assert!(
-        last.contains("level=warning") && last.contains("storage.cache.blobdescriptor"),
+        last.contains("level=warning msg=\"deleted 19 blobs: restart any registry serving this store with this configuration (storage.cache.blobdescriptor: inmemory), or it will keep answering for deleted blobs\""),
         "{last}"
     );
+    // Without a blob descriptor cache in the configuration, no warning.
+    let store = fixture_copy("demo");
+    store.write_config(&format!(
+        "storage:\n  filesystem:\n    rootdirectory: {}\n",
+        store.root.display()
+    ));
+    let o = run_ours(&store, &["-m"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(err(&o).contains("Deleting blob: "));
+    assert!(!err(&o).contains("level=warning"), "{}", err(&o));
 }
 
 #[test]
@@ -244,4 +383,211 @@ fn json_formatter_quiet_and_level() {
         "warn hides the deletion lines"
     );
     assert!(err(&o).contains("level=warning"));
+}
+
+#[test]
+fn duplicate_keys_are_read_as_the_registry_reads_them() {
+    let store = fixture_copy("demo");
+    let root = store.root.display().to_string();
+    // Accepted by docker-registry 2.8.2: the last value wins.
+    let accepted = format!(
+        "version: 0.2\nversion: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /nonexistent\n    rootdirectory: {root}\n"
+    );
+    std::fs::write(&store.config, &accepted).unwrap();
+    let (o, t) = (run_ours(&store, &["-d"]), run_oracle(&store, &["-d"]));
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(t.status.success(), "{}", err(&t));
+    assert_eq!(summary_counts(&out(&o)), summary_counts(&out(&t)));
+    let cfg = store.config.display();
+    for (line, key) in [(2, "version"), (6, "storage.filesystem.rootdirectory")] {
+        let want = format!("level=warning msg=\"{cfg}: line {line}: key {key} given twice; using the last value, as the registry does\"\n");
+        assert!(err(&o).contains(&want), "{}", err(&o));
+    }
+    // Refused by docker-registry 2.8.2, which decodes the replaced value too.
+    for (text, want) in [
+        (
+            format!("version: 0.1\nlog: {{level: verbose}}\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\n"),
+            "invalid loglevel verbose Must be one of [error, warn, info, debug]",
+        ),
+        (
+            format!("version: 0.1\nlog: {{formatter: xml}}\nlog: {{level: info}}\nstorage: {{filesystem: {{rootdirectory: {root}}}}}\n"),
+            "unable to configure logging with config: unsupported logging formatter: \"xml\"",
+        ),
+    ] {
+        std::fs::write(&store.config, &text).unwrap();
+        let (o, t) = (run_ours(&store, &["-d"]), run_oracle(&store, &["-d"]));
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(err(&o).contains(want), "{}", err(&o));
+        assert!(err(&t).contains(want), "oracle: {}", err(&t));
+        assert!(out(&o).is_empty() && out(&t).is_empty());
+    }
+}
+
+/// `registry-gc <sub> <args> <config>` run from `cwd`, clean environment.
+fn rgc_in(cwd: &std::path::Path, sub: &str, args: &[&str], config: &std::path::Path) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .env_clear()
+        .current_dir(cwd)
+        .arg(sub)
+        .args(args)
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+const SUBCOMMANDS: [(&str, &[&str], &str); 4] = [
+    ("garbage-collect", &["-m"], "failed to garbage collect"),
+    ("prune-tags", &["--keep-last", "1"], "failed to prune tags"),
+    ("purge-uploads", &[], "failed to purge uploads"),
+    ("inventory", &[], "failed to take inventory"),
+];
+
+#[test]
+fn the_rootdirectory_is_checked_before_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    // A relative root that does not exist: named, with where it was looked for.
+    std::fs::write(
+        &config,
+        "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: data/registry\n",
+    )
+    .unwrap();
+    for (sub, args, prefix) in SUBCOMMANDS {
+        let o = rgc_in(dir.path(), sub, args, &config);
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "{prefix}: rootdirectory data/registry does not exist (relative to the working directory {})\n",
+                dir.path().canonicalize().unwrap().display()
+            )
+        );
+        assert!(!dir.path().join("data").exists(), "{sub} created nothing");
+    }
+    // A directory that is not a store: refused, and no lock file is left in it.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\n",
+            foreign.display()
+        ),
+    )
+    .unwrap();
+    for (sub, args, prefix) in SUBCOMMANDS {
+        let o = rgc_in(dir.path(), sub, args, &config);
+        assert_eq!(o.status.code(), Some(1), "{sub}: {}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "{prefix}: rootdirectory {} holds no registry store (no docker/registry/v2 in it)\n",
+                foreign.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_dir(&foreign).unwrap().count(),
+            0,
+            "{sub} wrote in {}",
+            foreign.display()
+        );
+    }
+}
+
+#[test]
+fn a_store_nobody_pushed_to_is_empty_not_an_error() {
+    // docker/registry/v2 without repositories/ (upstream: `Path not found`,
+    // exit 1, so cron on a new registry fails).
+    let store = empty_store();
+    std::fs::create_dir_all(store.v2()).unwrap();
+    for (sub, args, _) in SUBCOMMANDS {
+        let o = rgc_in(store.dir.path(), sub, args, &store.config);
+        assert!(o.status.success(), "{sub}: {}", err(&o));
+        assert!(out(&o).is_empty(), "{sub}: {}", out(&o));
+        let want = format!(
+            "level=info msg=\"no repositories in this store yet, nothing to do (in {})\"",
+            store.v2().canonicalize().unwrap().display()
+        );
+        assert!(err(&o).contains(&want), "{sub}: {}", err(&o));
+        assert!(!store.root.join("registry-gc.lock").exists(), "{sub}");
+    }
+    let t = run_oracle(&store, &["-d"]);
+    assert!(
+        err(&t).contains("Path not found: /docker/registry/v2/repositories"),
+        "{}",
+        err(&t)
+    );
+    // With blobs but no repositories/ it is a damaged store: the run
+    // fails as upstream's does, rather than sweep every blob.
+    let store = fixture_copy("demo");
+    std::fs::remove_dir_all(store.v2().join("repositories")).unwrap();
+    let before = store.files();
+    let o = run_ours(&store, &["-m"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(store.files(), before);
+}
+
+#[test]
+fn an_unusable_report_path_fails_before_anything_is_deleted() {
+    let store = fixture_copy("demo");
+    let before = store.files();
+    let missing_dir = store.dir.path().join("no/such/dir/report.json");
+    let a_directory = store.dir.path().to_path_buf();
+    for (path, why) in [
+        (&missing_dir, "no such file or directory"),
+        (&a_directory, "is a directory"),
+    ] {
+        let o = run_ours(&store, &["-m", "--report", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+        assert_eq!(
+            err(&o),
+            format!(
+                "failed to garbage collect: failed to write report {}: {why}\n",
+                path.display()
+            )
+        );
+        assert!(out(&o).is_empty());
+        assert_eq!(store.files(), before, "nothing deleted");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(store.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A usable path still gets the report of a real run.
+    let good = store.dir.path().join("report.json");
+    let o = run_ours(&store, &["-m", "--report", good.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", err(&o));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&good).unwrap()).unwrap();
+    assert_eq!(doc["outcome"], "completed");
+}
+
+#[test]
+fn duration_errors_name_the_flag_in_one_format() {
+    let store = fixture_copy("demo");
+    let o = run_ours(&store, &["--grace-period", "1x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).starts_with("error: invalid value '1x' for '--grace-period <DURATION>': not a duration (a number and a unit, such as 90m, 36h, 30d or 2w)\n"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn one_unreadable_file_is_one() {
+    let store = fixture_copy("demo");
+    let link = store
+        .repo("library/base")
+        .join("_manifests/tags/latest/current/link");
+    std::fs::write(&link, "garbage").unwrap();
+    let o = run_ours(&store, &["-dm", "--keep-going"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).ends_with("failed to garbage collect: 1 unreadable file (listed above); everything it might reference was kept\n"),
+        "{}",
+        err(&o)
+    );
 }

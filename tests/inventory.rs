@@ -503,3 +503,65 @@ fn readme_examples_are_current() {
         ours(&["--format", "csv", "--repo", "team/**"])
     );
 }
+
+#[test]
+fn a_repo_glob_that_matches_nothing_is_warned_about() {
+    let store = fixture_copy("demo");
+    let out = inventory(
+        &store,
+        &["--format", "csv", "--repo", "team/**", "--repo", "tema/**"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let csv = stdout_of(out);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(
+        err.contains("level=warning msg=\"--repo tema/** matches no repository\""),
+        "{err}"
+    );
+    assert!(!err.contains("--repo team/**"), "{err}");
+}
+
+#[test]
+fn keep_going_counts_what_a_broken_repository_might_reference() {
+    // One broken tag link: without --keep-going the whole inventory fails;
+    // with it, the table comes out, the file is listed, exit 1, and the
+    // predictions are what `garbage-collect --keep-going` then frees.
+    let make = || {
+        let store = fixture_copy("demo");
+        let link = store
+            .repo("library/base")
+            .join("_manifests/tags/latest/current/link");
+        fs::write(&link, "garbage").unwrap();
+        (store, link)
+    };
+    let (store, link) = make();
+    let link = link.canonicalize().unwrap();
+    let out = inventory(&store, &["--tags"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("failed to take inventory: failed to mark: failed to retrieve tags: invalid checksum digest format (in {})\n", link.display())
+    );
+    let out = inventory(&store, &["--tags", "--keep-going", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("level=error msg=\"unreadable, counted as referencing everything it might: failed to retrieve tags: invalid checksum digest format (in {})\"", link.display())), "{err}");
+    assert!(err.ends_with("failed to take inventory: 1 unreadable file (listed above); everything it might reference was counted as referenced\n"), "{err}");
+    let inv: Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate(&inv);
+    let st = &inv["store"];
+    let gc = |args: &[&str], exit| {
+        let (store, _) = make();
+        let before = blob_bytes(&store);
+        let out = run_ours(&store, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(exit), "{stderr}");
+        before - blob_bytes(&store)
+    };
+    // Tags are read only with -m: the plain collection meets no fault.
+    assert_eq!(n(&st["orphan_bytes"]), gc(&["--keep-going"], 0));
+    assert_eq!(
+        n(&st["orphan_bytes"]) + n(&st["untagged_only_bytes"]),
+        gc(&["-m", "--keep-going"], 1)
+    );
+}

@@ -129,12 +129,46 @@ fn refuses_to_run_without_a_selecting_rule() {
     for args in [
         &["--keep-last", "0"][..],
         &["--older-than", "soon"],
+        &["--older-than", "0s"],
+        &["--older-than", "0d", "--keep-last", "3"],
         &["--keep", "("],
         &["--older-than", "1d", "--policy", "p.yml"],
     ] {
         assert_eq!(prune(&store, args).status.code(), Some(2), "{args:?}");
     }
+    let out = prune(&store, &["--older-than", "0s"]);
+    assert_eq!(
+        text(&out.stderr),
+        "error: refusing to run: --older-than must be longer than 0 (prune-tags never deletes every tag)\n\nUsage: registry-gc prune-tags [OPTIONS] [CONFIG]\n\nFor more information, try '--help'.\n"
+    );
+    let out = prune(&store, &["--older-than", "soon"]);
+    assert!(text(&out.stderr).starts_with("error: invalid value 'soon' for '--older-than <DURATION>': not a duration (a number and a unit, such as 90m, 36h, 30d or 2w)\n"), "{}", text(&out.stderr));
     assert_eq!(store.files(), before, "nothing deleted");
+}
+
+#[test]
+fn a_repo_glob_that_matches_nothing_is_warned_about() {
+    let store = aged(100.0);
+    let out = prune(
+        &store,
+        &[
+            "-d",
+            "--older-than",
+            "30d",
+            "--repo",
+            "oci/image",
+            "--repo",
+            "oci/imagez",
+        ],
+    );
+    let stdout = ok(out.clone());
+    assert!(!listed(&stdout).is_empty());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("level=warning msg=\"--repo oci/imagez matches no repository\""),
+        "{err}"
+    );
+    assert!(!err.contains("--repo oci/image matches"), "{err}");
 }
 
 #[test]
@@ -187,7 +221,7 @@ fn older_than_deletes_only_the_tag_directories_of_old_tags() {
         .is_file());
     assert!(real.contains("left untagged: `registry-gc garbage-collect -m` reclaims them"));
     // Deleted tag directories are logged as upstream logs paths.
-    let log = text(&prune(&store, &["--older-than", "0s", "--repo", "oci/image"]).stderr);
+    let log = text(&prune(&store, &["--older-than", "1s", "--repo", "oci/image"]).stderr);
     assert!(
         log.contains(
             r#"msg="deleting tag: /docker/registry/v2/repositories/oci/image/_manifests/tags/v2""#
@@ -248,7 +282,7 @@ fn keep_regexes_win_over_every_deleting_rule() {
     for rules in [
         &["--older-than", "1d"][..],
         &["--keep-last", "1"],
-        &["--older-than", "0s", "--keep-last", "1"],
+        &["--older-than", "1s", "--keep-last", "1"],
     ] {
         pushed(&store, "oci/image", "v1", 100.0);
         pushed(&store, "oci/image", "v2", 50.0);
@@ -493,21 +527,32 @@ fn policy_file_rules_per_repository() {
             "rules:\n  - repo: 'a'\n    olderthan: 1d\n",
             "unknown field `olderthan`",
         ),
-        ("", "policy error: "),
+        (
+            "rules:\n  - repo: 'a'\n    older_than: soon\n",
+            "rule 1 (repo \"a\"): older_than \"soon\": not a duration (a number and a unit, such as 90m, 36h, 30d or 2w)",
+        ),
+        (
+            "rules:\n  - repo: 'a'\n    older_than: 0s\n",
+            "rule 1 (repo \"a\"): older_than must be longer than 0 (prune-tags never deletes every tag)",
+        ),
+        ("", "failed to prune tags: policy error: "),
     ] {
         fs::write(&policy, yaml).unwrap();
         let out = prune(&store, &["--policy", p]);
         assert_eq!(out.status.code(), Some(1), "{yaml}");
         let err = text(&out.stderr);
         assert!(
-            err.starts_with("policy error: ") && err.contains(want),
+            err.starts_with("failed to prune tags: policy error: ") && err.contains(want),
             "{err}"
         );
         assert!(err.ends_with(&format!("(in {p})\n")), "{err}");
     }
     let out = prune(&store, &["--policy", "/nonexistent/policy.yml"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("/nonexistent/policy.yml"));
+    assert_eq!(
+        text(&out.stderr),
+        "failed to prune tags: policy error: no such file or directory (in /nonexistent/policy.yml)\n"
+    );
     assert_eq!(store.files(), before);
 }
 
@@ -527,8 +572,13 @@ fn reports_manifests_left_untagged() {
         "{out}"
     );
     assert!(
-        out.ends_with("2 tags deleted in 1 repository, 1 kept; 1 manifest left untagged: `registry-gc garbage-collect -m` reclaims them\n"),
+        out.ends_with("2 tags deleted in 1 repository, 1 kept; 1 manifest left untagged: `registry-gc garbage-collect -m` reclaims it\n"),
         "{out}"
+    );
+    let dry = ok(prune(&store, &["-d", "--older-than", "30d"]));
+    assert!(
+        dry.ends_with(" would be left untagged: `registry-gc garbage-collect -m` reclaims them\n"),
+        "{dry}"
     );
 }
 
@@ -668,4 +718,23 @@ fn end_to_end_prune_then_collect_then_every_kept_tag_pulls() {
     for tag in &deleted {
         assert!(served.pull(tag).is_err(), "{tag} was deleted");
     }
+}
+
+#[test]
+fn keep_last_breaks_ties_by_name_ascending() {
+    // Equal push times (as `docker push` of several tags in one second
+    // gives): the name that sorts first ranks first, as documented.
+    let store = aged(100.0);
+    for tag in ["v2", "edge", "v1"] {
+        pushed(&store, "oci/image", tag, 5.0);
+    }
+    let out = ok(prune(
+        &store,
+        &["-d", "-v", "--repo", "oci/image", "--keep-last", "1"],
+    ));
+    assert_eq!(listed(&out), ["oci/image:v1", "oci/image:v2"]);
+    assert!(
+        out.contains("oci/image:edge kept: one of the 1 most recently pushed"),
+        "{out}"
+    );
 }

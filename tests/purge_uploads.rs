@@ -125,15 +125,13 @@ fn purges_uploads_older_than_a_week_by_default() {
         "{dry}"
     );
     assert!(
-        dry.contains("library/base: upload mtime-old eligible for deletion, no startedat, last written 12d12h ago, 300 bytes"),
+        dry.contains("library/base: upload mtime-old eligible for deletion, no startedat, last written 12d12h ago, 300 B\n"),
         "{dry}"
     );
-    // Bytes: data plus startedat (20 characters).
-    let bytes = 1000 + 20 + 20 + 25 + 300;
+    // Bytes: data plus startedat (20 characters), in human units.
+    assert_eq!(1000 + 20 + 20 + 25 + 300, 1365);
     assert!(
-        dry.ends_with(&format!(
-            "\n3 uploads eligible for deletion ({bytes} bytes), 3 younger kept\n"
-        )),
+        dry.ends_with("\n3 uploads eligible for deletion (1.3 KiB), 3 younger kept\n"),
         "{dry}"
     );
 
@@ -158,7 +156,7 @@ fn purges_uploads_older_than_a_week_by_default() {
         .is_file());
     // A second run finds nothing more.
     let again = ok(purge(&store, &[]));
-    assert_eq!(again, "0 uploads deleted (0 bytes), 3 younger kept\n");
+    assert_eq!(again, "0 uploads deleted (0 B), 3 younger kept\n");
 }
 
 #[test]
@@ -202,6 +200,7 @@ fn bad_input_fails_closed() {
     // A bad duration is a usage error.
     let out = purge(&store, &["--older-than", "a while"]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error: invalid value 'a while' for '--older-than <DURATION>': not a duration (a number and a unit, such as 90m, 36h, 30d or 2w)\n"), "{}", text(&out.stderr));
     // A symlink inside an upload is refused before anything is deleted.
     let outside = tempfile::tempdir().unwrap();
     fs::write(outside.path().join("precious"), "x").unwrap();

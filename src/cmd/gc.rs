@@ -3,43 +3,44 @@
 use registry_gc::error::GcError;
 use registry_gc::metrics::RunMetrics;
 use registry_gc::plan::Phase;
+use registry_gc::report_file::ReportFile;
 use registry_gc::sweep::Applied;
-use registry_gc::units::human_bytes;
+use registry_gc::units::{human_bytes, plural};
 use registry_gc::{plan, progress, recheck, report, run_report, sweep};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const USAGE: &str = "registry-gc garbage-collect [OPTIONS] [CONFIG]";
 /// Exit code after SIGINT/SIGTERM stopped the sweep (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
-/// Flags of `garbage-collect`; booleans also take `=true`/`=false` as Go's pflag does.
+/// Flags of `garbage-collect`; booleans also take `=true`/`=false` (Go's
+/// spellings only, see [`super::go_bool`]) as upstream's pflag flags do.
 #[derive(clap::Args)]
 pub struct Args {
-    /// do everything except remove the blobs
-    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    /// print what would be deleted; change nothing (takes no lock)
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     dry_run: bool,
     /// delete manifests that are not currently referenced via tag
-    #[arg(short = 'm', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(short = 'm', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     delete_untagged: bool,
-    /// silence output
-    #[arg(short = 'q', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    /// no stdout and no progress line (log lines on stderr stay)
+    #[arg(short = 'q', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     quiet: bool,
     /// keep blobs, and with -m untagged manifests, written less than this long
     /// ago (e.g. 30m, 1h, 2d); recommended when the registry is running
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = registry_gc::units::parse_duration)]
     grace_period: Option<Duration>,
     /// list unreadable files instead of aborting, and keep everything they
     /// might reference; exits 1 at the end if anything was unreadable
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     keep_going: bool,
     /// with -m, also keep untagged manifests whose subject (OCI referrers:
     /// signatures, SBOMs, attestations) is kept, recursively
     #[arg(long)]
     keep_referrers: bool,
-    /// write a JSON report of the run to this file (`-`: to stdout, instead
+    /// write a JSON report of the run to this file (- for stdout, instead
     /// of the text lines); see docs/gc-report.md
     #[arg(long, value_name = "PATH")]
     report: Option<PathBuf>,
@@ -65,12 +66,15 @@ pub fn run(args: &Args) -> ExitCode {
 fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
-        USAGE,
         args.dry_run,
         "failed to garbage collect",
     ) {
         Ok(o) => o,
         Err(code) => return code,
+    };
+    let report_file = match args.report.as_deref().map(ReportFile::open).transpose() {
+        Ok(r) => r,
+        Err(e) => return fail(&e.to_string()),
     };
     let (config, layout) = (&opened.config, &opened.layout);
     let _spinner = (!args.quiet && io::stderr().is_terminal())
@@ -109,11 +113,11 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         };
         if rescued.roots > 0 {
             tracing::info!(
-                "re-check: {} manifests written during the run keep {} blobs, {} manifests and {} layer links",
-                rescued.roots,
-                rescued.blobs,
-                rescued.manifests,
-                rescued.layer_links
+                "re-check: {} written during the run keep {}, {} and {}",
+                plural(rescued.roots as u64, "manifest"),
+                plural(rescued.blobs as u64, "blob"),
+                plural(rescued.manifests as u64, "manifest"),
+                plural(rescued.layer_links as u64, "layer link")
             );
         }
         let ((applied, result), sweep_phase) = Phase::time("sweep", || sweep::apply(layout, &plan));
@@ -126,21 +130,23 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
     };
     match &applied {
         None => tracing::info!(
-            "reclaimable: {} in {} blobs",
+            "reclaimable: {} in {}",
             human_bytes(plan.blob_bytes()),
-            plan.blobs.len()
+            plural(plan.blobs.len() as u64, "blob")
         ),
-        Some(a) => tracing::info!("freed {} in {} blobs", human_bytes(a.blob_bytes), a.blobs),
+        Some(a) => tracing::info!(
+            "freed {} in {}",
+            human_bytes(a.blob_bytes),
+            plural(a.blobs, "blob")
+        ),
     }
-    if let Some(a) = applied.as_ref().filter(|a| a.blobs > 0) {
-        let cache = config
-            .blob_descriptor_cache
-            .as_deref()
-            .map(|c| format!(" (this configuration sets it to {c})"))
-            .unwrap_or_default();
+    if let (Some(a), Some(cache)) = (
+        applied.as_ref().filter(|a| a.blobs > 0),
+        config.blob_descriptor_cache.as_deref(),
+    ) {
         tracing::warn!(
-            "deleted {} blobs: restart any registry serving this store with storage.cache.blobdescriptor{cache}, or it will keep answering for deleted blobs",
-            a.blobs
+            "deleted {}: restart any registry serving this store with this configuration (storage.cache.blobdescriptor: {cache}), or it will keep answering for deleted blobs",
+            plural(a.blobs, "blob")
         );
     }
     let doc = run_report::build(
@@ -152,10 +158,9 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         result.as_ref().map(|_| ()),
     );
     metrics.record_gc(&doc);
-    if let Some(path) = &args.report {
-        if let Err(e) = write_report(path, &doc) {
-            eprintln!("failed to write report {}: {e}", path.display());
-            return ExitCode::FAILURE;
+    if let Some(report_file) = report_file {
+        if let Err(e) = report_file.write(&doc) {
+            return fail(&e.to_string());
         }
     }
     match (result, applied) {
@@ -172,27 +177,14 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
     }
 }
 
-/// Writes the JSON report to stdout (`-`) or atomically to a file.
-fn write_report(path: &Path, doc: &run_report::RunReport) -> io::Result<()> {
-    if path == Path::new("-") {
-        let mut out = io::stdout().lock();
-        serde_json::to_writer_pretty(&mut out, doc)?;
-        return writeln!(out);
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer_pretty(&mut file, doc)?;
-    writeln!(file)?;
-    file.persist(path).map(drop).map_err(|e| e.error)
-}
-
 fn done(a: &Applied) -> String {
     format!(
-        "deleted {} manifests, {} tag references, {} blobs ({} bytes) and {} layer links",
-        a.manifests, a.tag_references, a.blobs, a.blob_bytes, a.layer_links
+        "deleted {}, {}, {} ({} bytes) and {}",
+        plural(a.manifests, "manifest"),
+        plural(a.tag_references, "tag reference"),
+        plural(a.blobs, "blob"),
+        a.blob_bytes,
+        plural(a.layer_links, "layer link")
     )
 }
 
@@ -202,8 +194,9 @@ fn broken_files_exit(plan: &plan::Plan) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!(
-        "failed to garbage collect: {} unreadable files (listed above); everything they might reference was kept",
-        plan.faults.len()
+        "failed to garbage collect: {} (listed above); everything {} might reference was kept",
+        plural(plan.faults.len() as u64, "unreadable file"),
+        if plan.faults.len() == 1 { "it" } else { "they" }
     );
     ExitCode::FAILURE
 }

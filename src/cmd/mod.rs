@@ -7,28 +7,37 @@ pub mod man;
 pub mod prune_tags;
 pub mod purge_uploads;
 
-use registry_gc::config::{self, Config, ConfigError};
+use registry_gc::config::{self, Config};
 use registry_gc::layout::Layout;
 use registry_gc::lock::StoreLock;
 use registry_gc::metrics::{MetricsFile, RunMetrics};
+use registry_gc::store::{self, Contents};
 use registry_gc::{interrupt, logging};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+/// A boolean flag's `=value`, spelt as Go's `strconv.ParseBool` (and so
+/// upstream's flags) accepts it, and nothing else: `yes`, `on` or `no` are
+/// usage errors rather than a guess about whether to delete.
+pub fn go_bool(value: &str) -> Result<bool, String> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err("expected one of 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False".into()),
+    }
+}
+
 /// Loads the configuration (file, then `REGISTRY_*` overrides), prints
 /// upstream's warnings, installs the logger and caps the I/O pool at
-/// `maxthreads`. On failure prints the error
-/// and returns the exit code to use.
-pub fn load_config(path: Option<&Path>, usage: &str) -> Result<Config, ExitCode> {
+/// `maxthreads`. On failure prints the error (a configuration error is not a
+/// usage error: no usage block) and returns the exit code to use.
+pub fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
     let vars: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let loaded = config::load(path, &vars).map_err(|e| {
         eprintln!("{e}");
-        if matches!(e, ConfigError::Invalid(_)) {
-            eprintln!("\nUsage: {usage}\n\nFor more information, try '--help'.");
-        }
         ExitCode::FAILURE
     })?;
     for warning in &loaded.warnings {
@@ -47,17 +56,32 @@ pub struct Opened {
     _lock: Option<StoreLock>,
 }
 
-/// Loads the configuration and, unless `dry_run`, takes the store's lock and
-/// installs the SIGINT/SIGTERM handler. Failures are printed after
-/// `fail_prefix` (e.g. `failed to garbage collect`).
+/// Loads the configuration, checks that the rootdirectory holds a store
+/// and, unless `dry_run`, takes the store's lock and installs the
+/// SIGINT/SIGTERM handler. Failures are printed after `fail_prefix` (e.g.
+/// `failed to garbage collect`). A store nobody has pushed to yet gets a note
+/// and `Err(ExitCode::SUCCESS)`: there is nothing to do.
 pub fn open_store(
     path: Option<&Path>,
-    usage: &str,
     dry_run: bool,
     fail_prefix: &str,
 ) -> Result<Opened, ExitCode> {
-    let config = load_config(path, usage)?;
+    let config = load_config(path)?;
     let layout = Layout::new(&config.root);
+    match store::check(&layout) {
+        Ok(Contents::Store) => {}
+        Ok(Contents::Empty) => {
+            tracing::info!(
+                "no repositories in this store yet, nothing to do (in {})",
+                layout.v2().display()
+            );
+            return Err(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            eprintln!("{fail_prefix}: {e}");
+            return Err(ExitCode::FAILURE);
+        }
+    }
     let lock = if dry_run {
         None
     } else {

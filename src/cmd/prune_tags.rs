@@ -5,6 +5,7 @@ use registry_gc::inventory::Glob;
 use registry_gc::metrics::RunMetrics;
 use registry_gc::plan::Phase;
 use registry_gc::prune::{self, Policy, PruneError, PrunePlan, Rules};
+use registry_gc::units::plural;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,13 +19,14 @@ const RULES: &str = "\
 Rules, per repository:
   1. only tags matching --match are considered (all tags without it);
   2. a tag matching any --keep regex is kept, whatever else applies;
-  3. the others are ranked by push time (mtime of current/link, newest first,
-     ties by name); --keep-last N keeps the first N of them;
+  3. the others are ranked by push time (mtime of current/link, newest first;
+     equal times by name, ascending, so of a and b pushed at once a ranks
+     first); --keep-last N keeps the first N of them;
   4. the rest are deleted; with --older-than, only those pushed longer ago
      (so --keep-last is a floor under --older-than).
 Regexes match anywhere in the tag unless anchored (^latest$). --older-than or
 --keep-last is required. Deleting a tag removes only its directory: other tags
-on the same manifest stay; `garbage-collect -m` then reclaims the manifests
+on the same manifest stay; garbage-collect -m then reclaims the manifests
 left untagged.
 
 Policy file (--policy), first matching repository glob wins, repositories
@@ -41,13 +43,13 @@ matching no rule are left alone:
 #[command(after_help = RULES)]
 pub struct Args {
     /// print the tags that would be deleted; change nothing
-    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     dry_run: bool,
     /// also list the tags kept and why, and the manifests left untagged
-    #[arg(short = 'v', long)]
+    #[arg(short = 'v', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     verbose: bool,
     /// delete tags pushed longer ago than this (e.g. 36h, 30d, 2w)
-    #[arg(long, value_name = "DURATION", value_parser = prune::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = registry_gc::units::parse_duration)]
     older_than: Option<Duration>,
     /// keep the N most recently pushed tags of each repository
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -58,8 +60,8 @@ pub struct Args {
     /// consider only tags matching this regex
     #[arg(long = "match", value_name = "REGEX", value_parser = prune::parse_regex)]
     matching: Option<Regex>,
-    /// only repositories matching this glob (repeatable; `*` stays within one
-    /// path component, `**` spans several: team/*, team/**)
+    /// only repositories matching this glob (repeatable; * stays within one
+    /// path component, ** spans several: team/*, team/**)
     #[arg(long, value_name = "GLOB")]
     repo: Vec<String>,
     /// per-repository rules from a YAML file (instead of the rule flags)
@@ -92,12 +94,9 @@ pub fn run(args: &Args) -> ExitCode {
 fn policy(args: &Args) -> Result<Policy, ExitCode> {
     match &args.policy {
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
+            .map_err(|e| registry_gc::error::os_message(&e))
             .and_then(|text| Policy::from_yaml(&text))
-            .map_err(|e| {
-                eprintln!("policy error: {e} (in {})", path.display());
-                ExitCode::FAILURE
-            }),
+            .map_err(|e| fail(&format!("policy error: {e} (in {})", path.display()))),
         None => {
             let keep_last = args.keep_last.map(|n| n as usize);
             Rules::new(
@@ -116,15 +115,11 @@ fn policy(args: &Args) -> Result<Policy, ExitCode> {
 }
 
 fn prune(args: &Args, policy: &Policy, metrics: &mut RunMetrics) -> ExitCode {
-    let opened = match super::open_store(
-        args.config.as_deref(),
-        USAGE,
-        args.dry_run,
-        "failed to prune tags",
-    ) {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    let opened =
+        match super::open_store(args.config.as_deref(), args.dry_run, "failed to prune tags") {
+            Ok(o) => o,
+            Err(code) => return code,
+        };
     let layout = &opened.layout;
     let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
     let (plan, phase) = Phase::time("plan", || {
@@ -185,30 +180,22 @@ fn write_report(plan: &PrunePlan, args: &Args, out: &mut impl Write) -> io::Resu
             writeln!(out, "manifest left untagged: {repo}@{digest}")?;
         }
     }
-    let tags = plural(plan.delete_count(), "tag");
-    let repos = plural(plan.repos_touched(), "repository");
+    let tags = plural(plan.delete_count() as u64, "tag");
+    let repos = plural(plan.repos_touched() as u64, "repository");
     let kept = plan.kept_count();
+    let them = if untagged.len() == 1 { "it" } else { "them" };
     let left = match (untagged.len(), args.dry_run) {
         (0, _) => "no manifest is left untagged".to_string(),
         (n, true) => format!(
-            "{} would be left untagged: `registry-gc garbage-collect -m` reclaims them",
-            plural(n, "manifest")
+            "{} would be left untagged: `registry-gc garbage-collect -m` reclaims {them}",
+            plural(n as u64, "manifest")
         ),
         (n, false) => format!(
-            "{} left untagged: `registry-gc garbage-collect -m` reclaims them",
-            plural(n, "manifest")
+            "{} left untagged: `registry-gc garbage-collect -m` reclaims {them}",
+            plural(n as u64, "manifest")
         ),
     };
     writeln!(out, "{tags} {what} in {repos}, {kept} kept; {left}")
-}
-
-/// `1 tag`, `2 tags`, `3 repositories`.
-pub fn plural(n: usize, word: &str) -> String {
-    match (n, word) {
-        (1, _) => format!("1 {word}"),
-        (_, "repository") => format!("{n} repositories"),
-        _ => format!("{n} {word}s"),
-    }
 }
 
 fn fail(message: &str) -> ExitCode {

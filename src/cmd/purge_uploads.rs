@@ -1,27 +1,26 @@
 //! `registry-gc purge-uploads`.
 
-use super::prune_tags::plural;
 use registry_gc::metrics::RunMetrics;
 use registry_gc::plan::Phase;
-use registry_gc::prune::{format_age, parse_duration};
+use registry_gc::prune::format_age;
+use registry_gc::units::{human_bytes, parse_duration, plural};
 use registry_gc::uploads::{self, PurgeError, StartedFrom, UploadPlan};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-const USAGE: &str = "registry-gc purge-uploads [OPTIONS] [CONFIG]";
 /// Exit code after SIGINT/SIGTERM stopped the run (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
 /// Flags of `purge-uploads`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "An upload's age comes from its `startedat` file (RFC3339), or, when that is missing or unreadable, from the newest mtime of its directory and its `data` file."
+    after_help = "An upload's age comes from its startedat file (RFC3339), or, when that is missing or unreadable, from the newest mtime of its directory and its data file."
 )]
 pub struct Args {
     /// print the uploads that would be deleted; change nothing
-    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(short = 'd', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     dry_run: bool,
     /// delete uploads started longer ago than this (as the registry's own purger)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "168h")]
@@ -48,7 +47,6 @@ pub fn run(args: &Args) -> ExitCode {
 fn purge(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
     let opened = match super::open_store(
         args.config.as_deref(),
-        USAGE,
         args.dry_run,
         "failed to purge uploads",
     ) {
@@ -100,15 +98,17 @@ fn write_report(plan: &UploadPlan, dry_run: bool, out: &mut impl Write) -> io::R
         let age = format_age(u.age);
         writeln!(
             out,
-            "{}: upload {} {what}, {since} {age} ago, {} bytes",
-            u.repo, u.uuid, u.bytes
+            "{}: upload {} {what}, {since} {age} ago, {}",
+            u.repo,
+            u.uuid,
+            human_bytes(u.bytes)
         )?;
     }
     writeln!(
         out,
-        "{} {what} ({} bytes), {} younger kept",
-        plural(plan.purge.len(), "upload"),
-        plan.bytes(),
+        "{} {what} ({}), {} younger kept",
+        plural(plan.purge.len() as u64, "upload"),
+        human_bytes(plan.bytes()),
         plan.kept
     )
 }

@@ -1,6 +1,7 @@
 //! The registry's own `config.yml`, read as upstream reads it.
 
 mod env;
+mod yaml;
 
 use crate::error::os_message;
 use serde_yaml::Value;
@@ -75,7 +76,8 @@ pub struct Config {
 #[derive(Debug)]
 pub struct Loaded {
     pub config: Config,
-    /// Upstream's warnings for unrecognised `REGISTRY_*` variables.
+    /// Keys given twice in the file, and upstream's warnings for
+    /// unrecognised `REGISTRY_*` variables.
     pub warnings: Vec<String>,
 }
 
@@ -99,9 +101,22 @@ pub fn load(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, Co
     let text = read(&path)?;
     let shown = path.display().to_string();
     let parsing = |msg: String| ConfigError::Invalid(format!("error parsing {shown}: {msg}"));
-    let mut doc: Value = serde_yaml::from_str(&text).map_err(|e| parsing(format!("yaml: {e}")))?;
-    check_version(&text).map_err(parsing)?;
-    let warnings = env::apply(&mut doc, vars).map_err(parsing)?;
+    let parsed = yaml::parse(&text).map_err(|e| parsing(format!("yaml: {e}")))?;
+    check_replaced(&parsed.replaced).map_err(parsing)?;
+    let mut doc = parsed.doc;
+    check_version(&doc["version"]).map_err(parsing)?;
+    let mut warnings: Vec<String> = parsed
+        .duplicates
+        .iter()
+        .map(|d| {
+            let at = d.line.map(|l| format!(" line {l}:")).unwrap_or_default();
+            format!(
+                "{shown}:{at} key {} given twice; using the last value, as the registry does",
+                d.key
+            )
+        })
+        .collect();
+    warnings.extend(env::apply(&mut doc, vars).map_err(parsing)?);
     let log = log_config(&doc).map_err(|e| match e {
         LogProblem::Level(m) => parsing(m),
         LogProblem::Format(m) => ConfigError::Logging(m),
@@ -138,13 +153,8 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 /// Only `version: 0.1` is accepted, compared as the text written.
-fn check_version(text: &str) -> Result<(), String> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        version: Option<String>,
-    }
-    let head: Option<Head> = serde_yaml::from_str(text).map_err(|e| format!("yaml: {e}"))?;
-    let version = head.and_then(|h| h.version).unwrap_or_default();
+fn check_version(version: &Value) -> Result<(), String> {
+    let version = version.as_str().unwrap_or_default();
     if version == "0.1" {
         Ok(())
     } else {
@@ -152,26 +162,54 @@ fn check_version(text: &str) -> Result<(), String> {
     }
 }
 
+/// A value that a repeated key replaced is still decoded by the registry,
+/// which refuses it when it is invalid even though a later one wins.
+fn check_replaced(replaced: &[(String, Value)]) -> Result<(), String> {
+    for (key, value) in replaced {
+        match key.as_str() {
+            "version" => {
+                let text = value.as_str().unwrap_or_default();
+                let parts: Vec<&str> = text.split('.').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                    return Err(format!("unsupported version: {text:?}"));
+                }
+            }
+            "loglevel" | "log.level" => {
+                if let Err(LogProblem::Level(m) | LogProblem::Format(m)) = level_of(value) {
+                    return Err(m);
+                }
+            }
+            "storage" => {
+                drivers(value)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 enum LogProblem {
     Level(String),
     Format(String),
 }
 
-fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
-    let level_of = |v: &Value| -> Result<Option<LogLevel>, LogProblem> {
-        let Some(text) = scalar_text(v) else {
-            return Ok(None);
-        };
-        match text.to_lowercase().as_str() {
-            "error" => Ok(Some(LogLevel::Error)),
-            "warn" => Ok(Some(LogLevel::Warn)),
-            "info" => Ok(Some(LogLevel::Info)),
-            "debug" => Ok(Some(LogLevel::Debug)),
-            _ => Err(LogProblem::Level(format!(
-                "invalid loglevel {text} Must be one of [error, warn, info, debug]"
-            ))),
-        }
+/// `loglevel` / `log.level`, validated as upstream does.
+fn level_of(v: &Value) -> Result<Option<LogLevel>, LogProblem> {
+    let Some(text) = scalar_text(v) else {
+        return Ok(None);
     };
+    match text.to_lowercase().as_str() {
+        "error" => Ok(Some(LogLevel::Error)),
+        "warn" => Ok(Some(LogLevel::Warn)),
+        "info" => Ok(Some(LogLevel::Info)),
+        "debug" => Ok(Some(LogLevel::Debug)),
+        _ => Err(LogProblem::Level(format!(
+            "invalid loglevel {text} Must be one of [error, warn, info, debug]"
+        ))),
+    }
+}
+
+fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
     let old = level_of(&doc["loglevel"])?;
     let level = level_of(&doc["log"]["level"])?
         .or(old)
@@ -203,7 +241,16 @@ fn log_config(doc: &Value) -> Result<LogConfig, LogProblem> {
 
 /// The one storage driver and its parameters.
 fn storage_driver(doc: &Value) -> Result<(String, Value), String> {
-    let mut drivers: Vec<(String, Value)> = match &doc["storage"] {
+    let mut drivers = drivers(&doc["storage"])?;
+    match drivers.len() {
+        0 => Err("no storage configuration provided".into()),
+        _ => Ok(drivers.remove(0)),
+    }
+}
+
+/// The drivers a `storage` section names, sorted; more than one is an error.
+fn drivers(storage: &Value) -> Result<Vec<(String, Value)>, String> {
+    let mut drivers: Vec<(String, Value)> = match storage {
         Value::String(name) => vec![(name.clone(), Value::Null)],
         Value::Mapping(m) => m
             .iter()
@@ -213,17 +260,14 @@ fn storage_driver(doc: &Value) -> Result<(String, Value), String> {
         _ => Vec::new(),
     };
     drivers.sort_by(|a, b| a.0.cmp(&b.0));
-    match drivers.len() {
-        0 => Err("no storage configuration provided".into()),
-        1 => Ok(drivers.remove(0)),
-        _ => {
-            let names: Vec<&str> = drivers.iter().map(|(k, _)| k.as_str()).collect();
-            Err(format!(
-                "must provide exactly one storage type. Provided: [{}]",
-                names.join(" ")
-            ))
-        }
+    if drivers.len() > 1 {
+        let names: Vec<&str> = drivers.iter().map(|(k, _)| k.as_str()).collect();
+        return Err(format!(
+            "must provide exactly one storage type. Provided: [{}]",
+            names.join(" ")
+        ));
     }
+    Ok(drivers)
 }
 
 fn filesystem_params(driver: &str, params: Value) -> Result<(PathBuf, u64), ConfigError> {
@@ -378,6 +422,52 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn duplicate_keys_as_the_registry_reads_them() {
+        // Accepted by docker-registry 2.8.2: the last value wins.
+        let l = load_text(
+            "version: 0.2\nversion: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /a\n    rootdirectory: /b\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(l.config.root, PathBuf::from("/b"));
+        let shown = |w: &String| w.split_once(": ").unwrap().1.to_string();
+        let warnings: Vec<String> = l.warnings.iter().map(shown).collect();
+        assert_eq!(
+            warnings,
+            [
+                "line 2: key version given twice; using the last value, as the registry does",
+                "line 6: key storage.filesystem.rootdirectory given twice; using the last value, as the registry does",
+            ]
+        );
+        // Refused by docker-registry 2.8.2: it decodes the replaced value too.
+        let cases = [
+            (
+                "version: 0.1\nlog: {level: verbose}\nlog: {level: info}\nstorage: filesystem",
+                "configuration error: error parsing x.yml: invalid loglevel verbose Must be one of [error, warn, info, debug]",
+            ),
+            (
+                "version: 0.1\nloglevel: verbose\nloglevel: info\nstorage: filesystem",
+                "configuration error: error parsing x.yml: invalid loglevel verbose Must be one of [error, warn, info, debug]",
+            ),
+            (
+                "version: 0.1\nlog: {formatter: xml}\nlog: {level: info}\nstorage: filesystem",
+                "unable to configure logging with config: unsupported logging formatter: \"xml\"",
+            ),
+            (
+                "version: 0.1\nstorage: {filesystem: {}, s3: {}}\nstorage: filesystem",
+                "configuration error: error parsing x.yml: must provide exactly one storage type. Provided: [filesystem s3]",
+            ),
+            (
+                "version: abc\nversion: 0.1\nstorage: filesystem",
+                "configuration error: error parsing x.yml: unsupported version: \"abc\"",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(err(text, &[]), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,16 @@ impl Glob {
     }
 }
 
+/// Logs a warning for each of `globs` that matches none of `names`: a
+/// misspelt `--repo` selects nothing, which is otherwise easy to miss.
+pub fn warn_unmatched<'a>(globs: &[Glob], names: impl Iterator<Item = &'a str> + Clone) {
+    for glob in globs {
+        if !names.clone().any(|n| glob.matches(n)) {
+            tracing::warn!("--repo {} matches no repository", glob.0);
+        }
+    }
+}
+
 fn matches(pattern: &[u8], name: &[u8]) -> bool {
     match pattern {
         [] => name.is_empty(),

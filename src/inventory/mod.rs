@@ -8,7 +8,7 @@
 mod glob;
 mod render;
 
-pub use glob::Glob;
+pub use glob::{warn_unmatched, Glob};
 pub use render::{write_csv, write_json, write_table};
 
 use crate::blobs::{self, Blob};
@@ -100,6 +100,10 @@ pub struct Inventory {
     /// Selected repositories, by referenced bytes descending, then name.
     pub repos: Vec<RepoInventory>,
     pub store: StoreTotals,
+    /// With `keep_going`: the files that could not be read. What they might
+    /// reference counts as referenced, as `garbage-collect --keep-going`
+    /// keeps it.
+    pub faults: Vec<Fault>,
 }
 
 /// What to list.
@@ -110,21 +114,33 @@ pub struct Options {
     pub repos: Vec<Glob>,
     /// Read each tag of the selected repositories.
     pub tags: bool,
+    /// List unreadable files in `faults` instead of failing.
+    pub keep_going: bool,
 }
 
 /// Takes the inventory of the store. Reads only; takes no lock.
 pub fn inventory(layout: &Layout, options: &Options) -> Result<Inventory, GcError> {
-    let (repos, present) = rayon::join(|| discover::discover(layout), || blobs::enumerate(layout));
-    let (repos, present) = (repos?, present?);
+    let keep_going = options.keep_going;
+    let (repos, present) = rayon::join(
+        || discover::discover_with(layout, keep_going),
+        || blobs::enumerate_with(layout, keep_going),
+    );
+    let (repos, (present, mut faults)) = (repos?, present?);
     let mark = |delete_untagged| {
         let options = MarkOptions {
             delete_untagged,
+            keep_going,
             ..MarkOptions::default()
         };
         mark::mark_all_with(layout, &repos, &present, &options)
     };
     let (all, tagged) = rayon::join(|| mark(false), || mark(true));
     let (all, tagged) = (all?, tagged?);
+    for fault in all.iter().chain(&tagged).filter_map(|m| m.fault.as_ref()) {
+        if !faults.contains(fault) {
+            faults.push(fault.clone());
+        }
+    }
     let all_sets: Vec<HashSet<&Digest>> = all.iter().map(marked).collect();
     let tagged_sets: Vec<HashSet<&Digest>> = tagged.iter().map(marked).collect();
 
@@ -149,6 +165,7 @@ pub fn inventory(layout: &Layout, options: &Options) -> Result<Inventory, GcErro
         missing_blobs: missing(&present, all_union.iter().copied()),
     };
 
+    warn_unmatched(&options.repos, all.iter().map(|r| r.name.as_str()));
     let selected =
         |name: &str| options.repos.is_empty() || options.repos.iter().any(|g| g.matches(name));
     let mut out: Vec<RepoInventory> = (0..repos.len())
@@ -156,11 +173,11 @@ pub fn inventory(layout: &Layout, options: &Options) -> Result<Inventory, GcErro
         .filter(|&i| selected(&all[i].name))
         .map(|i| {
             let (refs, tag_mark) = (&all_sets[i], &tagged[i]);
-            let tags = match options.tags {
-                true => read_tags(layout, tag_mark, &present)?,
-                false => Vec::new(),
+            let (tags, tag_faults) = match options.tags {
+                true => read_tags(layout, tag_mark, &present, keep_going)?,
+                false => (Vec::new(), Vec::new()),
             };
-            Ok(RepoInventory {
+            let repo = RepoInventory {
                 name: all[i].name.clone(),
                 tag_count: tag_mark.tags.len(),
                 tagged_manifests: tag_mark.live.len() - tag_mark.untagged.len(),
@@ -170,23 +187,36 @@ pub fn inventory(layout: &Layout, options: &Options) -> Result<Inventory, GcErro
                 tagged: Usage::of(&present, tagged_sets[i].iter().copied()),
                 missing_blobs: missing(&present, refs.iter().copied()),
                 tags,
-            })
+            };
+            Ok((repo, tag_faults))
         })
-        .collect::<Result<_, GcError>>()?;
+        .collect::<Result<Vec<_>, GcError>>()?
+        .into_iter()
+        .map(|(repo, tag_faults)| {
+            faults.extend(tag_faults);
+            repo
+        })
+        .collect();
     out.sort_by(|a, b| {
         b.referenced
             .bytes
             .cmp(&a.referenced.bytes)
             .then_with(|| a.name.cmp(&b.name))
     });
-    Ok(Inventory { repos: out, store })
+    Ok(Inventory {
+        repos: out,
+        store,
+        faults,
+    })
 }
 
-/// Every digest a repository's mark reached, roots included.
+/// Every digest a repository's mark reached, roots included, and (for a
+/// repository that could not be read) everything it might reference.
 fn marked(m: &RepoMark) -> HashSet<&Digest> {
     m.roots
         .iter()
         .flat_map(|r| std::iter::once(&r.digest).chain(&r.reached))
+        .chain(&m.protected)
         .collect()
 }
 
@@ -198,39 +228,70 @@ fn missing<'a>(present: &[Blob], digests: impl IntoIterator<Item = &'a Digest>) 
 }
 
 /// Reads each tag's `current/link` (and its mtime) and sizes what it reaches.
-fn read_tags(layout: &Layout, m: &RepoMark, present: &[Blob]) -> Result<Vec<Tag>, GcError> {
-    let live: HashSet<&Digest> = m.live.iter().collect();
-    let mut manifests = HashMap::new();
+/// With `keep_going`, a tag that cannot be read is listed without digest
+/// or size, and the fault returned.
+fn read_tags(
+    layout: &Layout,
+    m: &RepoMark,
+    present: &[Blob],
+    keep_going: bool,
+) -> Result<(Vec<Tag>, Vec<Fault>), GcError> {
+    let mut faults = Vec::new();
     let mut tags = Vec::with_capacity(m.tags.len());
+    let mut manifests = HashMap::new();
+    let live: HashSet<&Digest> = m.live.iter().collect();
     for name in &m.tags {
-        let link = layout.tag_current_link(&m.name, name);
-        let (digest, pushed) = match std::fs::read(&link) {
-            Ok(bytes) => {
-                let d = Digest::parse_bytes(&bytes).map_err(|e| {
-                    GcError::Mark(Fault::new(format!("failed to retrieve tags: {e}"), &link))
-                })?;
-                let meta = std::fs::metadata(&link)
-                    .map_err(|e| GcError::Mark(Fault::io("stat", &link, &e)))?;
-                (Some(d), meta.modified().ok())
+        match read_tag(layout, m, name, &live, present, &mut manifests) {
+            Ok(tag) => tags.push(tag),
+            Err(GcError::Mark(fault)) if keep_going => {
+                faults.push(fault);
+                tags.push(Tag {
+                    name: name.clone(),
+                    digest: None,
+                    pushed: None,
+                    bytes: None,
+                });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
-            Err(e) => return Err(GcError::Mark(Fault::io("read", &link, &e))),
-        };
-        let bytes = match &digest {
-            Some(d) if live.contains(d) => {
-                let reached = reach(layout, &m.name, d, &live, present, &mut manifests)?;
-                Some(Usage::of(present, &reached).bytes)
-            }
-            _ => None,
-        };
-        tags.push(Tag {
-            name: name.clone(),
-            digest,
-            pushed,
-            bytes,
-        });
+            Err(e) => return Err(e),
+        }
     }
-    Ok(tags)
+    Ok((tags, faults))
+}
+
+fn read_tag(
+    layout: &Layout,
+    m: &RepoMark,
+    name: &str,
+    live: &HashSet<&Digest>,
+    present: &[Blob],
+    manifests: &mut HashMap<Digest, manifest::Manifest>,
+) -> Result<Tag, GcError> {
+    let link = layout.tag_current_link(&m.name, name);
+    let (digest, pushed) = match std::fs::read(&link) {
+        Ok(bytes) => {
+            let d = Digest::parse_bytes(&bytes).map_err(|e| {
+                GcError::Mark(Fault::new(format!("failed to retrieve tags: {e}"), &link))
+            })?;
+            let meta = std::fs::metadata(&link)
+                .map_err(|e| GcError::Mark(Fault::io("stat", &link, &e)))?;
+            (Some(d), meta.modified().ok())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(e) => return Err(GcError::Mark(Fault::io("read", &link, &e))),
+    };
+    let bytes = match &digest {
+        Some(d) if live.contains(d) => {
+            let reached = reach(layout, &m.name, d, live, present, manifests)?;
+            Some(Usage::of(present, &reached).bytes)
+        }
+        _ => None,
+    };
+    Ok(Tag {
+        name: name.to_string(),
+        digest,
+        pushed,
+        bytes,
+    })
 }
 
 /// `root` and everything it reaches, following children of lists and
@@ -362,6 +423,7 @@ mod tests {
         let options = Options {
             repos: vec![Glob::new("mul*")],
             tags: true,
+            keep_going: false,
         };
         let inv = take(&s, &options);
         assert_eq!(inv.repos.len(), 1);

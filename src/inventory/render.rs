@@ -2,7 +2,7 @@
 //! document (see `docs/inventory-schema.md`) and CSV.
 
 use super::{Inventory, RepoInventory, Tag, Usage};
-use crate::units::human_bytes;
+use crate::units::{human_bytes, plural};
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::Path;
@@ -95,7 +95,11 @@ pub fn write_table(inv: &Inventory, tags: bool, out: &mut impl Write) -> io::Res
         let cells = ["referenced but missing", &missing, "-", ""];
         totals.push(cells.map(String::from).to_vec());
     }
-    writeln!(out, "{} repositories in the store", s.repositories)?;
+    writeln!(
+        out,
+        "{} in the store",
+        plural(s.repositories as u64, "repository")
+    )?;
     aligned(&totals, &[3], out)?;
 
     if tags {
@@ -343,6 +347,7 @@ mod tests {
                 },
                 missing_blobs: 2,
             },
+            faults: Vec::new(),
         }
     }
 
