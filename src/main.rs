@@ -26,9 +26,9 @@ enum Command {
     PurgeUploads(cmd::purge_uploads::Args),
     /// Show what uses the disk: per repository and for the whole store
     Inventory(cmd::inventory::Args),
-    /// `completions` prints a shell completion script (bash, zsh, fish, ...)
+    /// Print a shell completion script (bash, zsh, fish, ...)
     Completions(cmd::completions::Args),
-    /// `man` writes the man pages (registry-gc.1, one per subcommand)
+    /// Write the man pages (registry-gc.1, one per subcommand)
     Man(cmd::man::Args),
 }
 

@@ -81,6 +81,8 @@ fn usage_errors_exit_2_and_run_nothing() {
         "prune-tags",
         "purge-uploads",
         "inventory",
+        "completions",
+        "man",
         "help",
     ] {
         let help = rgc(&[sub, "--help"]);
