@@ -289,7 +289,7 @@ fn prune_and_purge_metrics_equal_their_output() {
         ok(&o);
         let stdout = String::from_utf8_lossy(&o.stdout);
         assert!(stdout.contains("1 upload"), "{stdout}");
-        assert!(stdout.contains("(286 bytes)"), "{stdout}");
+        assert!(stdout.contains("(286 B)"), "{stdout}");
         promtool_accepts(&prom);
         let m = samples(&prom, "purge-uploads");
         assert_eq!(m["registry_gc_last_run_uploads_eligible"], 1.0);
