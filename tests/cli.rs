@@ -314,6 +314,26 @@ fn config_file_errors() {
     assert!(run_ours(&store, &["-d"]).status.success());
 }
 
+/// `version: 1` (a number, not `0.1`): upstream panics, we refuse it.
+#[test]
+fn version_1_is_an_error_where_upstream_panics() {
+    let store = fixture_copy("demo");
+    let text = std::fs::read_to_string(&store.config).unwrap();
+    std::fs::write(&store.config, text.replace("version: 0.1", "version: 1")).unwrap();
+    let theirs = run_oracle(&store, &["-d"]);
+    assert_eq!(theirs.status.code(), Some(2));
+    assert!(err(&theirs).starts_with("panic: "), "{}", err(&theirs));
+    let o = run_ours(&store, &["-d"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        err(&o),
+        format!(
+            "configuration error: error parsing {}: unsupported version: \"1\"\n",
+            store.config.display()
+        )
+    );
+}
+
 #[test]
 fn log_lines_match_upstream_messages() {
     let (ours, theirs) = (fixture_copy("demo"), fixture_copy("demo"));
