@@ -160,13 +160,31 @@ pub fn stat_at(dir: &fs::File, name: &CStr) -> io::Result<Option<Stat>> {
     }))
 }
 
-/// Reads a small file; `Ok(None)` if it does not exist.
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
+/// Opens a file for reading without following a symlink in its last
+/// component; `Ok(None)` if it does not exist, the symlink fault if it is one.
+pub fn open_nofollow(path: &Path) -> Result<Option<fs::File>, Fault> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => Ok(Some(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Fault::io("read", path, &e)),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(symlink_fault(path)),
+        Err(e) => Err(Fault::io("open", path, &e)),
     }
+}
+
+/// Reads a small file (never through a symlink); `Ok(None)` if it does not
+/// exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
+    let Some(mut file) = open_nofollow(path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::with_capacity(128);
+    io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Fault::io("read", path, &e))?;
+    Ok(Some(bytes))
 }
 
 /// The fault for a symlink met inside the store, which is never followed.
@@ -180,6 +198,19 @@ pub fn symlink_fault(path: &Path) -> Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_optional_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        fs::write(&outside, "sha256:x").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let fault = read_optional(&link).unwrap_err();
+        assert_eq!(fault, symlink_fault(&link));
+        assert_eq!(read_optional(&dir.path().join("none")).unwrap(), None);
+        assert_eq!(read_optional(&outside).unwrap().unwrap(), b"sha256:x");
+    }
 
     #[test]
     fn maxthreads_caps_the_io_pool() {

@@ -397,10 +397,8 @@ pub(crate) fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead
     if !with_mtime {
         return Ok(read_optional(path)?.map(|b| (b, None)));
     }
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Fault::io("open", path, &e)),
+    let Some(mut file) = crate::fsutil::open_nofollow(path)? else {
+        return Ok(None);
     };
     let modified = file
         .metadata()

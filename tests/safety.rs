@@ -334,6 +334,70 @@ fn symlinked_rootdirectory_works_and_inner_symlinks_are_refused() {
     assert_eq!(store.files(), before);
 }
 
+/// `registry-gc <sub> <args> <config>` on `store`.
+fn ours_subcommand(store: &Store, sub: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_registry-gc"))
+        .arg(sub)
+        .args(args)
+        .arg(&store.config)
+        .env_remove("REGISTRY_CONFIGURATION_PATH")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A `link` file that is itself a symlink (to a copy of its own content
+/// outside the store) is refused by every reader: garbage-collect and
+/// inventory (revision and tag links), prune-tags (tag links); nothing is
+/// deleted.
+#[test]
+fn symlinked_link_files_are_refused_everywhere() {
+    let outside = tempfile::tempdir().unwrap();
+    let repo = "oci/image";
+    for rel in [
+        "_manifests/tags/v1/current/link",
+        "_manifests/revisions/sha256",
+    ] {
+        let store = fixture_copy("demo");
+        let link = if rel.ends_with("link") {
+            store.repo(repo).join(rel)
+        } else {
+            let dir = fs::read_dir(store.repo(repo).join(rel))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            dir.join("link")
+        };
+        let copy = outside.path().join("copy");
+        fs::copy(&link, &copy).unwrap();
+        fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&copy, &link).unwrap();
+        let before = store.files();
+        let runs: [(&str, &[&str]); 3] = [
+            ("garbage-collect", &["-m"]),
+            ("inventory", &["--tags"]),
+            ("prune-tags", &["--keep-last", "1"]),
+        ];
+        // prune-tags reads tag links only.
+        let tag_readers = if rel.ends_with("link") { 3 } else { 2 };
+        for (sub, args) in runs.into_iter().take(tag_readers) {
+            let o = ours_subcommand(&store, sub, args);
+            assert_eq!(o.status.code(), Some(1), "{sub} {rel}: {}", err(&o));
+            assert!(
+                err(&o).contains(&format!(
+                    "symbolic link inside the store: registry-gc does not follow it (in {})",
+                    link.display()
+                )) || (sub == "prune-tags" && err(&o).contains("not a regular file")),
+                "{sub} {rel}: {}",
+                err(&o)
+            );
+            assert_eq!(store.files(), before, "{sub} {rel}");
+        }
+    }
+}
+
 #[test]
 fn sigint_stops_between_deletions_and_a_rerun_finishes() {
     let store = fixture_copy("demo");

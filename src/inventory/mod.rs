@@ -267,17 +267,14 @@ fn read_tag(
     manifests: &mut HashMap<Digest, manifest::Manifest>,
 ) -> Result<Tag, GcError> {
     let link = layout.tag_current_link(&m.name, name);
-    let (digest, pushed) = match std::fs::read(&link) {
-        Ok(bytes) => {
+    let (digest, pushed) = match mark::read_link(&link, true).map_err(GcError::Mark)? {
+        Some((bytes, pushed)) => {
             let d = Digest::parse_bytes(&bytes).map_err(|e| {
                 GcError::Mark(Fault::new(format!("failed to retrieve tags: {e}"), &link))
             })?;
-            let meta = std::fs::metadata(&link)
-                .map_err(|e| GcError::Mark(Fault::io("stat", &link, &e)))?;
-            (Some(d), meta.modified().ok())
+            (Some(d), pushed)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
-        Err(e) => return Err(GcError::Mark(Fault::io("read", &link, &e))),
+        None => (None, None),
     };
     let bytes = match &digest {
         Some(d) if live.contains(d) => {
