@@ -118,6 +118,7 @@ fn boolean_flags_take_go_spellings_only() {
                 ("-q", "--quiet"),
                 ("--quiet", "--quiet"),
                 ("--keep-going", "--keep-going"),
+                ("--keep-referrers", "--keep-referrers"),
             ],
         ),
         (
@@ -312,6 +313,20 @@ fn config_file_errors() {
     // Unknown top-level keys are accepted silently.
     store.write_config("bogus: 1\n");
     assert!(run_ours(&store, &["-d"]).status.success());
+}
+
+#[test]
+fn keep_referrers_without_m_is_warned_about() {
+    let store = fixture_copy("demo");
+    let o = run_ours(&store, &["-d", "--keep-referrers"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("--keep-referrers does nothing without -m"),
+        "{}",
+        err(&o)
+    );
+    let o = run_ours(&store, &["-dm", "--keep-referrers"]);
+    assert!(!err(&o).contains("does nothing"), "{}", err(&o));
 }
 
 /// `version: 1` (a number, not `0.1`): upstream panics, we refuse it.

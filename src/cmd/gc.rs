@@ -38,7 +38,7 @@ pub struct Args {
     keep_going: bool,
     /// with -m, also keep untagged manifests whose subject (OCI referrers:
     /// signatures, SBOMs, attestations) is kept, recursively
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", default_value = "false", value_parser = super::go_bool)]
     keep_referrers: bool,
     /// write a JSON report of the run to this file (- for stdout, instead
     /// of the text lines); see docs/gc-report.md
@@ -77,6 +77,9 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         Err(e) => return fail(&e.to_string()),
     };
     let (config, layout) = (&opened.config, &opened.layout);
+    if args.keep_referrers && !args.delete_untagged {
+        tracing::warn!("--keep-referrers does nothing without -m: every manifest is kept anyway");
+    }
     let _spinner = (!args.quiet && io::stderr().is_terminal())
         .then(progress::Spinner::start)
         .flatten();
