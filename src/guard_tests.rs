@@ -1,0 +1,245 @@
+//! Tests that pin the fail-closed guards of mark, plan and sweep: each one
+//! fails if a guard is widened or dropped (see `.cargo/mutants.toml`).
+
+use crate::delete::fail_next_removal;
+use crate::digest::Digest;
+use crate::error::GcError;
+use crate::plan::{plan, Options};
+use crate::sweep;
+use crate::testing::Store;
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+fn options(delete_untagged: bool, grace_period: Option<Duration>) -> Options {
+    Options {
+        delete_untagged,
+        grace_period,
+        ..Options::default()
+    }
+}
+
+fn set_mtime(path: &Path, when: SystemTime) {
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+}
+
+/// A store with a tagged image, an untagged one and an orphan blob in `a`:
+/// every run with `-m` on it has something to delete.
+fn store() -> (Store, Digest, Digest) {
+    let s = Store::new();
+    let tagged = s.image("a", &["kept"]);
+    s.tag("a", "t", &tagged);
+    let untagged = s.image("a", &["doomed"]);
+    s.tag("a", "old", &untagged);
+    s.tag("a", "old", &tagged);
+    s.blob(b"orphan");
+    (s, tagged, untagged)
+}
+
+/// Moves `path` out of the store and puts a symlink to it in its place.
+fn replace_with_symlink(path: &Path, outside: &Path) -> PathBuf {
+    let moved = outside.join(path.file_name().unwrap());
+    fs::rename(path, &moved).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    symlink(&moved, path).unwrap();
+    path.to_path_buf()
+}
+
+/// Planning fails with a fault naming `path`, and changes nothing.
+fn assert_plan_refuses(s: &Store, options: Options, path: &Path, message: &str) {
+    let before = s.files();
+    match plan(&s.layout, options) {
+        Err(GcError::Mark(f)) => {
+            assert_eq!(f.path, path, "{f}");
+            assert!(f.message.contains(message), "{f}");
+        }
+        other => panic!("{}: expected a mark fault, got {other:?}", path.display()),
+    }
+    assert_eq!(s.files(), before);
+}
+
+#[test]
+fn a_symlink_wherever_the_mark_walks_aborts_the_plan() {
+    type Place = fn(&Store, &Digest) -> PathBuf;
+    let places: [(&str, Place); 7] = [
+        ("revision algorithm", |s, _| {
+            s.layout.revisions("a").join("sha256")
+        }),
+        ("revision", |s, d| s.layout.revision_dir("a", d)),
+        ("tag", |s, _| s.layout.tag_dir("a", "t")),
+        ("tag index algorithm", |s, _| {
+            s.layout.tag_index("a", "old").join("sha256")
+        }),
+        ("tag index entry", |s, d| {
+            s.layout.tag_index_entry("a", "old", d)
+        }),
+        ("layers algorithm", |s, _| {
+            s.layout.layers("a").join("sha256")
+        }),
+        ("layer", |s, _| {
+            let dir = s.layout.layers("a").join("sha256");
+            fs::read_dir(dir).unwrap().next().unwrap().unwrap().path()
+        }),
+    ];
+    for (what, place) in places {
+        let (s, tagged, untagged) = store();
+        let outside = tempfile::tempdir().unwrap();
+        let d = if what == "revision" {
+            &untagged
+        } else {
+            &tagged
+        };
+        let link = replace_with_symlink(&place(&s, d), outside.path());
+        for grace in [None, Some(HOUR)] {
+            assert_plan_refuses(
+                &s,
+                options(true, grace),
+                &link,
+                "symbolic link inside the store",
+            );
+        }
+        if what.starts_with("revision") || what.starts_with("layer") {
+            assert_plan_refuses(
+                &s,
+                options(false, None),
+                &link,
+                "symbolic link inside the store",
+            );
+        }
+    }
+}
+
+#[test]
+fn a_tag_name_that_is_not_utf8_aborts_the_plan() {
+    use std::os::unix::ffi::OsStrExt;
+    let (s, _, _) = store();
+    let bad = s
+        .layout
+        .tags("a")
+        .join(std::ffi::OsStr::from_bytes(b"v\xff"));
+    fs::create_dir(&bad).unwrap();
+    assert_plan_refuses(&s, options(true, None), &bad, "tag name is not UTF-8");
+}
+
+#[test]
+fn an_unreadable_revision_link_aborts_with_or_without_a_grace_period() {
+    // A link that loops: opening it fails with ELOOP, not "not found".
+    let (s, _, untagged) = store();
+    let link = s.layout.revision_dir("a", &untagged).join("link");
+    fs::remove_file(&link).unwrap();
+    symlink("link", &link).unwrap();
+    let message = "too many levels of symbolic links";
+    assert_plan_refuses(&s, options(true, Some(HOUR)), &link, message);
+    assert_plan_refuses(&s, options(true, None), &link, message);
+    assert_plan_refuses(&s, options(false, None), &link, message);
+}
+
+#[test]
+fn a_young_dangling_layer_link_is_kept_under_a_grace_period() {
+    let s = Store::new();
+    let m = s.image("a", &["x"]);
+    s.tag("a", "t", &m);
+    // Links written by a push in progress: one whose blob is not there
+    // yet, one whose (old, unreferenced) blob is about to be swept.
+    let absent = Digest::sha256_of(b"being pushed");
+    s.link(s.layout.layer_link("a", &absent), &absent);
+    let old_blob = s.blob(b"old layer");
+    let long_ago = SystemTime::now() - 48 * HOUR;
+    set_mtime(&s.layout.blob_data(&old_blob), long_ago);
+    s.link(s.layout.layer_link("a", &old_blob), &old_blob);
+
+    let young = plan(&s.layout, options(false, Some(HOUR))).unwrap();
+    assert!(young.repos[0].layer_links.is_empty(), "{young:?}");
+    assert_eq!(young.blobs.len(), 1, "the old blob still goes");
+
+    for d in [&absent, &old_blob] {
+        set_mtime(&s.layout.layer_link("a", d), long_ago);
+    }
+    let old = plan(&s.layout, options(false, Some(HOUR))).unwrap();
+    let mut both = vec![absent, old_blob];
+    both.sort();
+    assert_eq!(old.repos[0].layer_links, both);
+}
+
+#[test]
+fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
+    let s = Store::new();
+    let m = s.image("a", &["x"]);
+    s.tag("a", "t", &m);
+    let content = b"pushed again";
+    let d = Digest::sha256_of(content);
+    s.link(s.layout.layer_link("a", &d), &d);
+    let swept = s.blob(b"unreferenced");
+    s.link(s.layout.layer_link("a", &swept), &swept);
+    let p = s.plan(false);
+    assert_eq!(p.layer_link_count(), 2);
+
+    assert_eq!(s.blob(content), d);
+    let (applied, result) = sweep::apply(&s.layout, &p);
+    result.unwrap();
+    assert!(
+        s.layout.layer_link("a", &d).is_file(),
+        "the live layer stays"
+    );
+    assert!(!s.layout.layer_link("a", &swept).exists());
+    assert_eq!((applied.blobs, applied.layer_links), (1, 1));
+}
+
+/// Plans `-m` on [`store`], breaks the untagged manifest's deletion with
+/// `break_it`, then applies: the sweep must stop before any blob goes.
+fn sweep_stops_when(break_it: impl Fn(&Store, &Digest), message: &str) {
+    let (s, _, untagged) = store();
+    let p = s.plan(true);
+    assert_eq!((p.manifest_count(), p.blobs.len()), (1, 4), "{p:?}");
+    break_it(&s, &untagged);
+    let before = s.files();
+    let (applied, result) = sweep::apply(&s.layout, &p);
+    match result {
+        Err(GcError::Delete { what, fault }) => {
+            assert_eq!(what, format!("manifest {untagged}"));
+            assert!(fault.message.contains(message), "{fault}");
+        }
+        other => panic!("expected a delete failure, got {other:?}"),
+    }
+    assert_eq!(applied.blobs, 0);
+    for b in &p.blobs {
+        assert!(
+            s.layout.blob_data(&b.digest).is_file(),
+            "{} stays",
+            b.digest
+        );
+    }
+    let kept: Vec<_> = before.iter().filter(|f| !f.ends_with("/link")).collect();
+    let after = s.files();
+    assert!(kept.iter().all(|f| after.contains(*f)), "{after:?}");
+}
+
+#[test]
+fn a_failed_manifest_deletion_stops_the_sweep() {
+    // Stat fails: the revisions directory became a regular file (ENOTDIR).
+    sweep_stops_when(
+        |s, _| {
+            let dir = s.layout.revisions("a").join("sha256");
+            fs::rename(&dir, s.layout.revisions("a").join("moved")).unwrap();
+            fs::write(&dir, "not a directory").unwrap();
+        },
+        "stat: not a directory",
+    );
+    // The removal fails (EIO, injected): a stray entry sends it down the
+    // general path.
+    sweep_stops_when(
+        |s, d| {
+            let dir = s.layout.revision_dir("a", d);
+            fs::write(dir.join("stray"), "x").unwrap();
+            fail_next_removal(&dir, libc::EIO);
+        },
+        "delete: input/output error",
+    );
+}
