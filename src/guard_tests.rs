@@ -232,12 +232,17 @@ fn a_failed_manifest_deletion_stops_the_sweep() {
         },
         "stat: not a directory",
     );
-    // The removal fails (EIO, injected): a stray entry sends it down the
-    // general path.
+    // The removal fails (EIO, injected), on the fast path...
+    sweep_stops_when(
+        |s, d| fail_next_removal(&s.layout.revision_dir("a", d), libc::EIO),
+        "delete: input/output error",
+    );
+    // ...and on the general one (a `link` that is a directory sends it there).
     sweep_stops_when(
         |s, d| {
             let dir = s.layout.revision_dir("a", d);
-            fs::write(dir.join("stray"), "x").unwrap();
+            fs::remove_file(dir.join("link")).unwrap();
+            fs::create_dir(dir.join("link")).unwrap();
             fail_next_removal(&dir, libc::EIO);
         },
         "delete: input/output error",
