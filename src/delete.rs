@@ -558,6 +558,22 @@ mod tests {
         eio(remove(&layout, prefix).unwrap_err());
         assert!(prefix.path(&layout).is_dir());
         assert!(remove(&layout, prefix).unwrap());
+
+        // Gone between the stat and the removal (a concurrent run): not an
+        // error, on the general path and on the fast one.
+        let tag = Target::Tag {
+            repo: "a",
+            tag: "t",
+        };
+        fail_next_removal(&layout.tag_dir("a", "t"), libc::ENOENT);
+        assert!(!remove(&layout, tag).unwrap());
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), "x").unwrap();
+        fail_next_removal(&layout.blob_dir(&d), libc::ENOENT);
+        assert!(
+            remove(&layout, Target::Blob(&d)).unwrap(),
+            "its data was unlinked"
+        );
     }
 
     #[test]
