@@ -174,22 +174,25 @@ fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
     let m = s.image("a", &["x"]);
     s.tag("a", "t", &m);
     let content = b"pushed again";
-    let d = Digest::sha256_of(content);
-    s.link(s.layout.layer_link("a", &d), &d);
+    let again = Digest::sha256_of(content);
+    let missing = Digest::sha256_of(b"never pushed");
     let swept = s.blob(b"unreferenced");
-    s.link(s.layout.layer_link("a", &swept), &swept);
+    for d in [&again, &missing, &swept] {
+        s.link(s.layout.layer_link("a", d), d);
+    }
     let p = s.plan(false);
-    assert_eq!(p.layer_link_count(), 2);
+    assert_eq!(p.layer_link_count(), 3);
 
-    assert_eq!(s.blob(content), d);
+    assert_eq!(s.blob(content), again);
     let (applied, result) = sweep::apply(&s.layout, &p);
     result.unwrap();
     assert!(
-        s.layout.layer_link("a", &d).is_file(),
+        s.layout.layer_link("a", &again).is_file(),
         "the live layer stays"
     );
+    assert!(!s.layout.layer_link("a", &missing).exists());
     assert!(!s.layout.layer_link("a", &swept).exists());
-    assert_eq!((applied.blobs, applied.layer_links), (1, 1));
+    assert_eq!((applied.blobs, applied.layer_links), (1, 2));
 }
 
 /// Plans `-m` on [`store`], breaks the untagged manifest's deletion with
