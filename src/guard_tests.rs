@@ -251,3 +251,58 @@ fn a_failed_manifest_deletion_stops_the_sweep() {
         "delete: input/output error",
     );
 }
+
+#[test]
+fn a_young_untagged_manifest_is_kept_under_a_grace_period() {
+    let (s, tagged, untagged) = store();
+    let young = plan(&s.layout, options(true, Some(HOUR))).unwrap();
+    assert_eq!(young.manifest_count(), 0, "{young:?}");
+    assert_eq!(young.young_manifests, 1);
+    let doomed: Vec<&Digest> = young.blobs.iter().map(|b| &b.digest).collect();
+    assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
+
+    let long_ago = SystemTime::now() - 48 * HOUR;
+    for d in [&tagged, &untagged] {
+        set_mtime(&s.layout.revision_dir("a", d).join("link"), long_ago);
+    }
+    let old = plan(&s.layout, options(true, Some(HOUR))).unwrap();
+    assert_eq!(old.repos[0].manifests.len(), 1);
+    assert_eq!(old.repos[0].manifests[0].digest, untagged);
+    assert_eq!(old.young_manifests, 0);
+}
+
+#[test]
+fn a_broken_repository_under_keep_going_keeps_all_it_may_reference() {
+    let (s, _, _) = store();
+    let tagged = s.image("b", &["b tagged"]);
+    s.tag("b", "t", &tagged);
+    let untagged = s.image("b", &["b untagged"]);
+    let bad = s
+        .layout
+        .revision_dir("b", &Digest::sha256_of(b"bad"))
+        .join("link");
+    s.link(bad.clone(), &untagged);
+    fs::write(&bad, "not a digest").unwrap();
+    let options = Options {
+        keep_going: true,
+        ..options(true, None)
+    };
+    let p = plan(&s.layout, options).unwrap();
+    assert_eq!(p.faults.len(), 1);
+    assert_eq!(p.faults[0].path, bad);
+    assert_eq!(p.repos[1].name, "b");
+    assert!(p.repos[1].manifests.is_empty());
+    // Only `a`'s untagged image (manifest, config, layer) and the orphan go.
+    assert_eq!(p.blobs.len(), 4, "{:?}", p.blobs);
+    let doomed: Vec<&Digest> = p.blobs.iter().map(|b| &b.digest).collect();
+    for f in s.files() {
+        let Some(link) = f.strip_prefix("repositories/b/") else {
+            continue;
+        };
+        if link.ends_with("/link") && !link.contains("revisions/sha256/") {
+            let d = Digest::parse_bytes(&fs::read(s.layout.v2().join(&f)).unwrap()).unwrap();
+            assert!(!doomed.contains(&&d), "{f}");
+        }
+    }
+    assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
+}
