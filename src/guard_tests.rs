@@ -255,6 +255,9 @@ fn a_failed_manifest_deletion_stops_the_sweep() {
 #[test]
 fn a_young_untagged_manifest_is_kept_under_a_grace_period() {
     let (s, tagged, untagged) = store();
+    // A revision deleted through the API: its directory without a link.
+    let deleted = s.image("a", &["deleted"]);
+    fs::remove_file(s.layout.revision_dir("a", &deleted).join("link")).unwrap();
     let young = plan(&s.layout, options(true, Some(HOUR))).unwrap();
     assert_eq!(young.manifest_count(), 0, "{young:?}");
     assert_eq!(young.young_manifests, 1);
@@ -268,6 +271,7 @@ fn a_young_untagged_manifest_is_kept_under_a_grace_period() {
     let old = plan(&s.layout, options(true, Some(HOUR))).unwrap();
     assert_eq!(old.repos[0].manifests.len(), 1);
     assert_eq!(old.repos[0].manifests[0].digest, untagged);
+    assert!(old.young_blobs.iter().any(|b| b.digest == deleted));
     assert_eq!(old.young_manifests, 0);
 }
 
