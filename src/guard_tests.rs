@@ -310,3 +310,29 @@ fn a_broken_repository_under_keep_going_keeps_all_it_may_reference() {
     }
     assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
 }
+
+#[test]
+fn a_manifest_over_the_registry_limit_aborts_the_plan() {
+    let s = Store::new();
+    let layer = s.blob(b"layer");
+    let json = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"digest":"{layer}"}},"layers":[]}}"#,
+        crate::manifest::OCI_MANIFEST
+    );
+    let limit = crate::manifest::MAX_MANIFEST_BYTES as usize;
+    let mut at_limit = json.clone().into_bytes();
+    at_limit.resize(limit, b' ');
+    let mut over = at_limit.clone();
+    over.push(b' ');
+    let fine = s.blob(&at_limit);
+    s.link(s.layout.revision_dir("a", &fine).join("link"), &fine);
+    assert!(plan(&s.layout, options(false, None)).is_ok());
+    let big = s.blob(&over);
+    s.link(s.layout.revision_dir("a", &big).join("link"), &big);
+    assert_plan_refuses(
+        &s,
+        options(false, None),
+        &s.layout.blob_data(&big),
+        "manifest limit",
+    );
+}
