@@ -336,3 +336,26 @@ fn a_manifest_over_the_registry_limit_aborts_the_plan() {
         "manifest limit",
     );
 }
+
+#[test]
+fn a_misplaced_revision_link_counts_only_if_its_target_has_its_own() {
+    // Directory A's link names B, whose own revision was deleted through
+    // the API: B is not a revision, and its blobs go.
+    let s = Store::new();
+    let kept = s.image("a", &["kept"]);
+    let b = s.image("a", &["only b"]);
+    fs::remove_file(s.layout.revision_dir("a", &b).join("link")).unwrap();
+    let a = Digest::sha256_of(b"misplaced");
+    s.link(s.layout.revision_dir("a", &a).join("link"), &b);
+    let p = s.plan(false);
+    let roots: Vec<&Digest> = p.repos[0].roots.iter().map(|r| &r.digest).collect();
+    assert_eq!(roots, vec![&kept]);
+    assert_eq!(p.blobs.len(), 3, "B, its config and its layer");
+    assert!(p.blobs.iter().any(|blob| blob.digest == b));
+
+    // With B's own link back, B is a revision (once).
+    s.link(s.layout.revision_dir("a", &b).join("link"), &b);
+    let p = s.plan(false);
+    assert_eq!(p.repos[0].roots.len(), 2);
+    assert!(p.blobs.is_empty());
+}
