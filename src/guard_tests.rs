@@ -352,6 +352,9 @@ fn a_misplaced_revision_link_counts_only_if_its_target_has_its_own() {
     assert_eq!(roots, vec![&kept]);
     assert_eq!(p.blobs.len(), 3, "B, its config and its layer");
     assert!(p.blobs.iter().any(|blob| blob.digest == b));
+    // Nor if B's own link is misplaced too (it names A).
+    s.link(s.layout.revision_dir("a", &b).join("link"), &a);
+    assert!(s.plan(false).blobs.iter().any(|blob| blob.digest == b));
 
     // With B's own link back, B is a revision (once).
     s.link(s.layout.revision_dir("a", &b).join("link"), &b);
