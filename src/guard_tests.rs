@@ -362,3 +362,30 @@ fn a_misplaced_revision_link_counts_only_if_its_target_has_its_own() {
     assert_eq!(p.repos[0].roots.len(), 2);
     assert!(p.blobs.is_empty());
 }
+
+#[test]
+fn a_manifest_tagged_after_planning_is_taken_out_of_the_plan() {
+    let (s, _, untagged) = store();
+    let other = s.image("a", &["other"]);
+    let mut p = s.plan(true);
+    assert_eq!((p.manifest_count(), p.blobs.len()), (2, 7));
+    assert_eq!(p.layer_link_count(), 4);
+    s.tag("a", "new", &untagged);
+    let rescued = crate::recheck::recheck(&s.layout, &mut p).unwrap();
+    assert_eq!(
+        (rescued.manifests, rescued.blobs, rescued.layer_links),
+        (1, 3, 2)
+    );
+    assert_eq!(rescued.roots, 1);
+    assert_eq!(
+        (p.manifest_count(), p.blobs.len(), p.layer_link_count()),
+        (1, 4, 2)
+    );
+    assert_eq!(p.repos[0].manifests[0].digest, other);
+    let (applied, result) = sweep::apply(&s.layout, &p);
+    result.unwrap();
+    assert_eq!(applied.blobs, 4, "the orphan and the other image");
+    assert!(s.layout.blob_data(&untagged).is_file());
+    assert!(s.layout.revision_dir("a", &untagged).join("link").is_file());
+    assert!(!s.layout.blob_data(&other).exists());
+}
