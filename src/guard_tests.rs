@@ -389,3 +389,57 @@ fn a_manifest_tagged_after_planning_is_taken_out_of_the_plan() {
     assert!(s.layout.revision_dir("a", &untagged).join("link").is_file());
     assert!(!s.layout.blob_data(&other).exists());
 }
+
+#[test]
+fn uploads_planning_refuses_what_it_cannot_read_and_keeps_the_boundary() {
+    use crate::uploads::{parse_rfc3339, plan as uploads_plan, DEFAULT_AGE};
+    use std::os::unix::ffi::OsStrExt;
+    assert_eq!(DEFAULT_AGE, 7 * 24 * HOUR, "the registry's purger default");
+    assert_eq!(parse_rfc3339("2026-11-23T12:41:09+0a:00"), None);
+    assert_eq!(parse_rfc3339("2026-11-23T12:41:09+01:x0"), None);
+
+    let s = Store::new();
+    s.image("a", &["x"]);
+    let started = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_434_069);
+    let upload = s.layout.upload_dir("a", "u");
+    fs::create_dir_all(&upload).unwrap();
+    fs::write(upload.join("startedat"), "2026-11-23T11:41:09Z").unwrap();
+    let at = |age: Duration| uploads_plan(&s.layout, age, started + age).unwrap();
+    assert_eq!(
+        (at(HOUR).kept, at(HOUR).purge.len()),
+        (1, 0),
+        "exactly the age"
+    );
+    assert_eq!(
+        uploads_plan(&s.layout, HOUR, started + 2 * HOUR)
+            .unwrap()
+            .purge
+            .len(),
+        1
+    );
+
+    let refuses = |path: &Path, message: &str| match uploads_plan(&s.layout, HOUR, started) {
+        Err(crate::uploads::PurgeError::Read(f)) => {
+            assert_eq!(f.path, path, "{f}");
+            assert!(f.message.contains(message), "{f}");
+        }
+        other => panic!("{}: expected a read fault, got {other:?}", path.display()),
+    };
+    let outside = tempfile::tempdir().unwrap();
+    let link = s.layout.upload_dir("a", "v");
+    symlink(outside.path(), &link).unwrap();
+    refuses(&link, "symbolic link inside the store");
+    fs::remove_file(&link).unwrap();
+
+    let bad = s
+        .layout
+        .uploads("a")
+        .join(std::ffi::OsStr::from_bytes(b"w\xff"));
+    fs::create_dir(&bad).unwrap();
+    refuses(&bad, "not UTF-8");
+    fs::remove_dir(&bad).unwrap();
+
+    fs::remove_file(upload.join("startedat")).unwrap();
+    symlink(outside.path().join("t"), upload.join("startedat")).unwrap();
+    refuses(&upload.join("startedat"), "symbolic link inside the store");
+}
