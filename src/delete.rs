@@ -133,7 +133,7 @@ pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
         Target::Blob(_) => remove_leaf_dir(&path, c"data")?,
         Target::Revision { .. } | Target::TagIndexEntry { .. } => remove_leaf_dir(&path, c"link")?,
         // rmdir never follows a symlink: it fails with ENOTDIR.
-        Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. } => match fs::remove_dir(&path) {
+        Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. } => match sys::remove_dir(&path) {
             Ok(()) => Some(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Some(false),
             Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Some(false),
@@ -167,12 +167,12 @@ pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
         ));
     }
     let result = match target {
-        Target::LayerLink { .. } => fs::remove_file(&path),
-        Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. } => match fs::remove_dir(&path) {
+        Target::LayerLink { .. } => sys::remove_file(&path),
+        Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. } => match sys::remove_dir(&path) {
             Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => return Ok(false),
             other => other,
         },
-        _ => fs::remove_dir_all(&path),
+        _ => sys::remove_dir_all(&path),
     };
     match result {
         Ok(()) => Ok(true),
@@ -202,13 +202,62 @@ fn remove_leaf_dir(path: &Path, file: &CStr) -> Result<Option<bool>, Fault> {
         return Ok(None);
     }
     drop(dir);
-    match fs::remove_dir(path) {
+    match sys::remove_dir(path) {
         Ok(()) => Ok(Some(true)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(unlinked)),
         Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(None),
         Err(e) => Err(Fault::io("delete", path, &e)),
     }
 }
+
+/// The removals by path, through which tests make a removal fail as the
+/// kernel will not on demand (EIO, EBUSY, EROFS even as root). Outside
+/// tests these are `std::fs`'s own functions.
+mod sys {
+    #[cfg(not(test))]
+    pub use std::fs::{remove_dir, remove_dir_all, remove_file};
+
+    #[cfg(test)]
+    pub use faults::{remove_dir, remove_dir_all, remove_file};
+
+    #[cfg(test)]
+    pub mod faults {
+        use std::io;
+        use std::path::{Path, PathBuf};
+        use std::sync::Mutex;
+
+        static ARMED: Mutex<Vec<(PathBuf, i32)>> = Mutex::new(Vec::new());
+
+        /// Makes the next removal of `path` fail with OS error `errno`.
+        pub fn arm(path: &Path, errno: i32) {
+            ARMED.lock().unwrap().push((path.to_path_buf(), errno));
+        }
+
+        fn take(path: &Path) -> io::Result<()> {
+            let mut armed = ARMED.lock().unwrap();
+            match armed.iter().position(|(p, _)| p == path) {
+                Some(i) => Err(io::Error::from_raw_os_error(armed.remove(i).1)),
+                None => Ok(()),
+            }
+        }
+
+        pub fn remove_dir(path: &Path) -> io::Result<()> {
+            take(path).and_then(|()| std::fs::remove_dir(path))
+        }
+
+        pub fn remove_dir_all(path: &Path) -> io::Result<()> {
+            take(path).and_then(|()| std::fs::remove_dir_all(path))
+        }
+
+        pub fn remove_file(path: &Path) -> io::Result<()> {
+            take(path).and_then(|()| std::fs::remove_file(path))
+        }
+    }
+}
+
+/// Test seam: makes the next removal of a path fail with an OS error.
+#[cfg(test)]
+pub(crate) use sys::faults::arm as fail_next_removal;
 
 fn check_shape(layout: &Layout, path: &Path, shape: &[Option<String>]) -> Result<(), String> {
     let rel = path
@@ -407,5 +456,205 @@ mod tests {
             }
         )
         .unwrap());
+    }
+
+    #[test]
+    fn a_failed_stat_is_an_error_not_already_gone() {
+        // A parent component that is a regular file: ENOTDIR, even as root.
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        let file_at = |p: PathBuf| {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "not a directory").unwrap();
+            p
+        };
+        let blocked = [
+            file_at(layout.tags("a")),
+            file_at(layout.blob_dir(&d).parent().unwrap().to_path_buf()),
+            file_at(layout.revisions("b")),
+            file_at(layout.layer_link("c", &d).parent().unwrap().to_path_buf()),
+            file_at(layout.uploads("e")),
+        ];
+        let targets = [
+            Target::Tag {
+                repo: "a",
+                tag: "t",
+            },
+            Target::Blob(&d),
+            Target::Revision {
+                repo: "b",
+                digest: &d,
+            },
+            Target::LayerLink {
+                repo: "c",
+                digest: &d,
+            },
+            Target::Upload {
+                repo: "e",
+                uuid: "u",
+            },
+        ];
+        for target in targets {
+            let e = remove(&layout, target).unwrap_err();
+            assert_eq!(e.message, "stat: not a directory", "{target:?}");
+            assert_eq!(e.path, target.path(&layout));
+        }
+        for p in &blocked {
+            assert!(p.is_file(), "{} stays", p.display());
+        }
+        let e = remove(
+            &layout,
+            Target::EmptyLayerDir {
+                repo: "c",
+                digest: &d,
+            },
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("refusing to delete"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_removal_is_an_error_not_already_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        let eio = |e: Fault| assert_eq!(e.message, "delete: input/output error", "{e}");
+
+        fs::create_dir_all(layout.tag_dir("a", "t").join("current")).unwrap();
+        fail_next_removal(&layout.tag_dir("a", "t"), libc::EIO);
+        eio(remove(
+            &layout,
+            Target::Tag {
+                repo: "a",
+                tag: "t",
+            },
+        )
+        .unwrap_err());
+        assert!(layout.tag_dir("a", "t").is_dir());
+
+        fs::create_dir_all(layout.layer_link("a", &d).parent().unwrap()).unwrap();
+        fs::write(layout.layer_link("a", &d), d.to_string()).unwrap();
+        let link = Target::LayerLink {
+            repo: "a",
+            digest: &d,
+        };
+        fail_next_removal(&layout.layer_link("a", &d), libc::EIO);
+        eio(remove(&layout, link).unwrap_err());
+        assert!(layout.layer_link("a", &d).is_file());
+
+        // The fast path (a blob directory holding just `data`).
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), "x").unwrap();
+        fail_next_removal(&layout.blob_dir(&d), libc::EIO);
+        eio(remove(&layout, Target::Blob(&d)).unwrap_err());
+        assert!(layout.blob_dir(&d).is_dir());
+
+        // The general path of an "only if empty" target.
+        let prefix = Target::EmptyBlobPrefix(&d);
+        fs::remove_dir(layout.blob_dir(&d)).unwrap();
+        fail_next_removal(&prefix.path(&layout), libc::EIO);
+        fail_next_removal(&prefix.path(&layout), libc::EIO);
+        eio(remove(&layout, prefix).unwrap_err());
+        assert!(prefix.path(&layout).is_dir());
+        assert!(remove(&layout, prefix).unwrap());
+
+        // Gone between the stat and the removal (a concurrent run): not an
+        // error, on the general path and on the fast one.
+        let tag = Target::Tag {
+            repo: "a",
+            tag: "t",
+        };
+        fail_next_removal(&layout.tag_dir("a", "t"), libc::ENOENT);
+        assert!(!remove(&layout, tag).unwrap());
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), "x").unwrap();
+        fail_next_removal(&layout.blob_dir(&d), libc::ENOENT);
+        assert!(
+            remove(&layout, Target::Blob(&d)).unwrap(),
+            "its data was unlinked"
+        );
+    }
+
+    #[test]
+    fn only_if_empty_targets_are_never_removed_recursively() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        fs::create_dir_all(layout.blob_dir(&d)).unwrap();
+        fs::write(layout.blob_data(&d), "live").unwrap();
+        fs::create_dir_all(layout.layer_link("a", &d).parent().unwrap()).unwrap();
+        fs::write(layout.layer_link("a", &d), d.to_string()).unwrap();
+        let targets = [
+            Target::EmptyBlobPrefix(&d),
+            Target::EmptyLayerDir {
+                repo: "a",
+                digest: &d,
+            },
+        ];
+        for target in targets {
+            assert!(!remove(&layout, target).unwrap(), "{target:?}");
+            // The first rmdir fails otherwise (EBUSY): the general path
+            // must still remove only an empty directory.
+            fail_next_removal(&target.path(&layout), libc::EBUSY);
+            assert!(!remove(&layout, target).unwrap(), "{target:?}");
+        }
+        assert!(layout.blob_data(&d).is_file());
+        assert!(layout.layer_link("a", &d).is_file());
+    }
+
+    #[test]
+    fn names_that_shift_or_vanish_from_the_path_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let d = d();
+        for tag in ["v2", "v3"] {
+            fs::create_dir_all(layout.tag_index_entry("a/b", tag, &d)).unwrap();
+        }
+        fs::create_dir_all(layout.upload_dir("a/b", "u")).unwrap();
+        fs::create_dir_all(layout.revision_dir("a/b", &d)).unwrap();
+        let before: Vec<_> = walkdir::WalkDir::new(layout.v2())
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .collect();
+        // `.` and empty names drop out of a path's components, and a `/`
+        // shifts the fixed segments: each would name another directory.
+        for tag in ["v2/.", "v2/", "./v2", "v2/index/..", "v3/./.", "."] {
+            let e = remove(&layout, Target::Tag { repo: "a/b", tag }).unwrap_err();
+            assert!(e.message.starts_with("refusing to delete"), "{tag:?}: {e}");
+        }
+        for repo in ["a/./b", "a/b/", "./a/b", "a/b/.", "a//b"] {
+            let targets = [
+                Target::Tag { repo, tag: "v2" },
+                Target::Upload { repo, uuid: "u" },
+                Target::Revision { repo, digest: &d },
+            ];
+            for target in targets {
+                let e = remove(&layout, target).unwrap_err();
+                assert!(
+                    e.message.starts_with("refusing to delete"),
+                    "{target:?}: {e}"
+                );
+            }
+        }
+        for uuid in [".", "", "u/."] {
+            let e = remove(&layout, Target::Upload { repo: "a/b", uuid }).unwrap_err();
+            assert!(e.message.starts_with("refusing to delete"), "{uuid:?}: {e}");
+        }
+        let e = remove(
+            &layout,
+            Target::TagIndexEntry {
+                repo: "a/b",
+                tag: "v2/.",
+                digest: &d,
+            },
+        )
+        .unwrap_err();
+        assert!(e.message.starts_with("refusing to delete"), "{e}");
+        let after: Vec<_> = walkdir::WalkDir::new(layout.v2())
+            .into_iter()
+            .map(|e| e.unwrap().into_path())
+            .collect();
+        assert_eq!(before, after, "nothing deleted");
     }
 }

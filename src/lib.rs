@@ -8,6 +8,8 @@ pub mod digest;
 pub mod discover;
 pub mod error;
 pub mod fsutil;
+#[cfg(test)]
+mod guard_tests;
 pub mod interrupt;
 pub mod inventory;
 pub mod layout;
