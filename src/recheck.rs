@@ -110,7 +110,7 @@ fn rescue_in(
         };
         let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
         if layout.revision_dir(repo, &d) != dir {
-            return Err(mark::names_another_digest(&d, &link));
+            return Err(crate::manifests::names_another_digest(&d, &link));
         }
         if layout.blob_data(&d).exists() {
             live.insert(d.clone());

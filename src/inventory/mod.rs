@@ -267,7 +267,7 @@ fn read_tag(
     manifests: &mut HashMap<Digest, manifest::Manifest>,
 ) -> Result<Tag, GcError> {
     let link = layout.tag_current_link(&m.name, name);
-    let (digest, pushed) = match mark::read_link(&link, true).map_err(GcError::Mark)? {
+    let (digest, pushed) = match crate::manifests::read_link(&link, true).map_err(GcError::Mark)? {
         Some((bytes, pushed)) => {
             let d = Digest::parse_bytes(&bytes).map_err(|e| {
                 GcError::Mark(Fault::new(format!("failed to retrieve tags: {e}"), &link))
