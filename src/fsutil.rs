@@ -162,11 +162,12 @@ pub fn stat_at(dir: &fs::File, name: &CStr) -> io::Result<Option<Stat>> {
 
 /// Opens a file for reading without following a symlink in its last
 /// component; `Ok(None)` if it does not exist, the symlink fault if it is one.
+/// Non-blocking, so a FIFO in the store does not hang the run (it reads empty).
 pub fn open_nofollow(path: &Path) -> Result<Option<fs::File>, Fault> {
     use std::os::unix::fs::OpenOptionsExt;
     match fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
     {
         Ok(f) => Ok(Some(f)),

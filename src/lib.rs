@@ -16,6 +16,7 @@ pub mod layout;
 pub mod lock;
 pub mod logging;
 pub mod manifest;
+pub mod manifests;
 pub mod mark;
 pub mod marked;
 pub mod metrics;

@@ -5,22 +5,17 @@ use crate::blobs::Blob;
 use crate::digest::{Algorithm, Digest};
 use crate::discover::Repository;
 use crate::error::{Fault, GcError};
-use crate::fsutil::{io_pool, list_sorted, read_optional, symlink_fault, Kind};
+use crate::fsutil::{io_pool, list_sorted, symlink_fault, Kind};
 use crate::layout::Layout;
-use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
+use crate::manifest::{self, Manifest};
+pub use crate::manifests::Root;
+use crate::manifests::{load_reachable, read_revision_link, read_tag_link, resolve_aliases, walk};
+// Sweep checks alias links through the mark's path to it.
+pub(crate) use crate::manifests::resolve_alias;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-
-/// A marked root manifest and what it reached first, in depth-first order.
-#[derive(Clone, Debug)]
-pub struct Root {
-    pub digest: Digest,
-    /// References reached from this root and not from an earlier root of
-    /// the same repository (children of indexes are followed recursively).
-    pub reached: Vec<Digest>,
-}
 
 /// What the mark phase is asked to do.
 #[derive(Clone, Debug, Default)]
@@ -244,12 +239,12 @@ pub fn mark_repository(
         revisions.clone()
     };
     let mut manifests = HashMap::new();
-    load_reachable(layout, &root_digests, &revision_set, blobs, &mut manifests)?;
+    load_reachable(layout, &root_digests, &revision_set, &mut manifests)?;
     // Roots, what they reach (alias links resolved) and the manifests kept.
     let walk = |roots: &[Digest], manifests: &mut HashMap<Digest, Manifest>| {
-        let (mut roots, mut kept) = walk_roots(roots, &revision_set, manifests);
+        let (mut roots, mut kept) = walk(roots, &revision_set, manifests);
         if options.delete_untagged && options.keep_referrers {
-            (roots, kept) = keep_referrers(layout, &revisions, roots, kept, blobs, manifests)?;
+            (roots, kept) = keep_referrers(layout, &revisions, roots, kept, manifests)?;
         }
         resolve_aliases(layout, name, &mut roots)?;
         Ok::<_, Fault>((roots, kept))
@@ -363,14 +358,10 @@ fn read_revisions(
     let found: Vec<Option<(Digest, bool)>> = dirs
         .par_iter()
         .map(|dir| {
-            let link = dir.join("link");
-            let Some((bytes, modified)) = read_link(&link, young_after.is_some())? else {
+            let Some((d, modified)) = read_revision_link(layout, repo, dir, young_after.is_some())?
+            else {
                 return Ok(None);
             };
-            let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
-            if layout.revision_dir(repo, &d) != *dir {
-                return Err(names_another_digest(&d, &link));
-            }
             let young = matches!((young_after, modified), (Some(after), Some(m)) if m >= after);
             Ok(find_blob(blobs, &d).map(|_| (d, young)))
         })
@@ -386,27 +377,6 @@ fn read_revisions(
         }
     }
     Ok((live, young))
-}
-
-/// A link file's bytes and (if asked for) its modification time.
-type LinkRead = (Vec<u8>, Option<SystemTime>);
-
-/// Reads a link file and, if asked, its modification time (one open, one
-/// fstat); `None` if it does not exist.
-pub(crate) fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Fault> {
-    if !with_mtime {
-        return Ok(read_optional(path)?.map(|b| (b, None)));
-    }
-    let Some(mut file) = crate::fsutil::open_nofollow(path)? else {
-        return Ok(None);
-    };
-    let modified = file
-        .metadata()
-        .and_then(|m| m.modified())
-        .map_err(|e| Fault::io("stat", path, &e))?;
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Fault::io("read", path, &e))?;
-    Ok(Some((bytes, Some(modified))))
 }
 
 /// `revisions/<alg>/<hex>/` directories, sorted.
@@ -430,66 +400,6 @@ pub(crate) fn revision_dirs(revisions: &Path) -> Result<Vec<std::path::PathBuf>,
     Ok(dirs)
 }
 
-/// A link whose content names another digest than its path: a corrupt
-/// store (upstream handles the link as the digest it names, and sweeps the
-/// blob its path names).
-pub(crate) fn names_another_digest(named: &Digest, link: &Path) -> Fault {
-    Fault::new(
-        format!("link names {named}, another digest than its path"),
-        link,
-    )
-}
-
-/// The canonical digest a non-canonical reference (`sha512:`, `sha384:`)
-/// stands for: the registry stores such an upload under its sha256 digest
-/// and writes an alias link `_layers/<alg>/<hex>/link` naming it, through
-/// which it serves the blob. `None` for a sha256 reference or without an
-/// alias link.
-pub(crate) fn resolve_alias(
-    layout: &Layout,
-    repo: &str,
-    d: &Digest,
-) -> Result<Option<Digest>, Fault> {
-    if d.algorithm() == Algorithm::Sha256 {
-        return Ok(None);
-    }
-    let link = layout.layer_link(repo, d);
-    let Some(bytes) = read_optional(&link)? else {
-        return Ok(None);
-    };
-    let target = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
-    if target == *d {
-        return Ok(None);
-    }
-    if target.algorithm() == d.algorithm() {
-        return Err(names_another_digest(&target, &link));
-    }
-    Ok(Some(target))
-}
-
-/// Marks, right after each non-canonical reference, the stored digest its
-/// alias link names (see [`resolve_alias`]).
-fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Result<(), Fault> {
-    let mut resolved: HashSet<Digest> = HashSet::new();
-    for root in roots {
-        if root
-            .reached
-            .iter()
-            .all(|d| d.algorithm() == Algorithm::Sha256)
-        {
-            continue;
-        }
-        let mut reached = Vec::with_capacity(root.reached.len() + 1);
-        for d in std::mem::take(&mut root.reached) {
-            let target = resolve_alias(layout, repo, &d)?;
-            reached.push(d);
-            reached.extend(target.filter(|t| resolved.insert(t.clone())));
-        }
-        root.reached = reached;
-    }
-    Ok(())
-}
-
 /// With `--keep-referrers`: untagged revisions whose `subject` names a
 /// kept manifest become roots, until none is left (a signature of a
 /// signature is kept too). Every untagged revision is read, so a broken
@@ -499,7 +409,6 @@ fn keep_referrers(
     revisions: &[Digest],
     roots: Vec<Root>,
     mut walked: HashSet<Digest>,
-    blobs: &[Blob],
     manifests: &mut HashMap<Digest, Manifest>,
 ) -> Result<(Vec<Root>, HashSet<Digest>), Fault> {
     let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
@@ -508,7 +417,7 @@ fn keep_referrers(
         .filter(|d| !walked.contains(*d))
         .cloned()
         .collect();
-    load_reachable(layout, &untagged, &revision_set, blobs, manifests)?;
+    load_reachable(layout, &untagged, &revision_set, manifests)?;
     let mut subjects: HashMap<&Digest, Digest> = HashMap::new();
     for d in &untagged {
         if let Some(s) = &manifests[d].subject {
@@ -538,7 +447,7 @@ fn keep_referrers(
             .filter(|d| kept.contains(*d))
             .cloned()
             .collect();
-        (roots, walked) = walk_roots(&ordered, &revision_set, manifests);
+        (roots, walked) = walk(&ordered, &revision_set, manifests);
     }
 }
 
@@ -565,14 +474,7 @@ pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
     let per_tag: Vec<(Option<Digest>, Vec<Digest>)> = names
         .par_iter()
         .map(|tag| {
-            let link = layout.tag_current_link(repo, tag);
-            let current = match read_optional(&link)? {
-                Some(b) => Some(
-                    Digest::parse_bytes(&b)
-                        .map_err(|e| Fault::new(format!("failed to retrieve tags: {e}"), &link))?,
-                ),
-                None => None,
-            };
+            let current = read_tag_link(layout, repo, tag, false)?.map(|(d, _)| d);
             Ok((current, digest_dirs(&layout.tag_index(repo, tag))?))
         })
         .collect::<Result<_, Fault>>()?;
@@ -617,105 +519,12 @@ fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
     Ok(out)
 }
 
-/// Parses the roots and, level by level, every manifest they reach within
-/// the repository (children of lists and indexes) into `manifests`; each
-/// level is read in parallel and each file once.
-fn load_reachable(
-    layout: &Layout,
-    roots: &[Digest],
-    revisions: &HashSet<Digest>,
-    blobs: &[Blob],
-    manifests: &mut HashMap<Digest, Manifest>,
-) -> Result<(), Fault> {
-    let mut level: Vec<Digest> = roots
-        .iter()
-        .filter(|d| !manifests.contains_key(*d))
-        .cloned()
-        .collect();
-    while !level.is_empty() {
-        let loaded: Vec<(Digest, Manifest)> = level
-            .par_iter()
-            .map(|d| Ok((d.clone(), load_manifest(layout, d, blobs)?)))
-            .collect::<Result<_, Fault>>()?;
-        manifests.extend(loaded);
-        let mut next: Vec<Digest> = Vec::new();
-        for d in &level {
-            for r in manifests[d].children() {
-                if revisions.contains(r) && !manifests.contains_key(r) && !next.contains(r) {
-                    next.push(r.clone());
-                }
-            }
-        }
-        level = next;
-    }
-    Ok(())
-}
-
-fn load_manifest(layout: &Layout, d: &Digest, blobs: &[Blob]) -> Result<Manifest, Fault> {
-    let path = layout.blob_data(d);
-    let fail = |e: String| {
-        Fault::new(
-            format!("failed to retrieve manifest for digest {d}: {e}"),
-            &path,
-        )
-    };
-    if find_blob(blobs, d).is_some_and(|b| b.size > MAX_MANIFEST_BYTES) {
-        return Err(fail(format!(
-            "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
-        )));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
-    manifest::parse(&bytes).map_err(fail)
-}
-
 /// Every digest the roots are or reach.
 fn reached_by(roots: &[Root]) -> HashSet<&Digest> {
     roots
         .iter()
         .flat_map(|r| std::iter::once(&r.digest).chain(&r.reached))
         .collect()
-}
-
-/// Depth-first from each root in order; a child of a list or index that is
-/// a revision of this repository is followed (a config or layer is not,
-/// even when it is also a revision). Returns the roots with what each
-/// reached first, and the manifests walked: the roots and the children
-/// followed, which are what `-m` keeps.
-fn walk_roots(
-    roots: &[Digest],
-    revisions: &HashSet<Digest>,
-    manifests: &HashMap<Digest, Manifest>,
-) -> (Vec<Root>, HashSet<Digest>) {
-    let mut seen: HashSet<Digest> = HashSet::new();
-    let mut walked: HashSet<Digest> = HashSet::new();
-    let mut out = Vec::with_capacity(roots.len());
-    for root in roots {
-        seen.insert(root.clone());
-        walked.insert(root.clone());
-        let mut reached = Vec::new();
-        let mut stack: Vec<(&Digest, usize)> = vec![(root, 0)];
-        while let Some(top) = stack.last_mut() {
-            let manifest = &manifests[top.0];
-            let follow = !manifest.children().is_empty();
-            let Some(r) = manifest.references.get(top.1) else {
-                stack.pop();
-                continue;
-            };
-            top.1 += 1;
-            if seen.insert(r.clone()) {
-                reached.push(r.clone());
-            }
-            if follow && revisions.contains(r) && walked.insert(r.clone()) {
-                stack.push((r, 0));
-            }
-        }
-        reached.shrink_to_fit(); // kept until the plan is printed
-        out.push(Root {
-            digest: root.clone(),
-            reached,
-        });
-    }
-    (out, walked)
 }
 
 #[cfg(test)]
@@ -741,40 +550,35 @@ mod tests {
     }
 
     #[test]
-    fn alias_links_resolve_to_another_algorithm_only() {
+    fn tag_links_are_read_without_following_a_symlinked_current_directory_or_blocking() {
         let s = crate::testing::Store::new();
-        let stored = s.blob(b"layer");
-        let long = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
-        let (alias, own, other, garbage, none) =
-            (long("a"), long("b"), long("c"), long("d"), long("e"));
-        s.link(s.layout.layer_link("r", &alias), &stored);
-        s.link(s.layout.layer_link("r", &own), &own);
-        s.link(s.layout.layer_link("r", &other), &alias);
-        std::fs::create_dir_all(s.layout.layer_link("r", &garbage).parent().unwrap()).unwrap();
-        std::fs::write(s.layout.layer_link("r", &garbage), "garbage").unwrap();
-        let resolve = |d: &Digest| resolve_alias(&s.layout, "r", d).map_err(|f| f.to_string());
-        assert_eq!(resolve(&alias), Ok(Some(stored.clone())));
-        assert_eq!(resolve(&own), Ok(None));
-        assert_eq!(resolve(&none), Ok(None));
+        let d = s.image("r", &["layer"]);
+        s.tag("r", "v1", &d);
+        let current = s.layout.tag_current_link("r", "v1");
+        let current = current.parent().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::rename(current, outside.path().join("current")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("current"), current).unwrap();
+        let fault = read_tags(&s.layout, "r").err().unwrap();
         assert_eq!(
-            resolve(&stored),
-            Ok(None),
-            "sha256 is canonical: no link read"
+            fault.to_string(),
+            format!(
+                "symbolic link inside the store: registry-gc does not follow it (in {})",
+                current.display()
+            )
         );
-        let link = |d: &Digest| s.layout.layer_link("r", d).display().to_string();
+        std::fs::remove_file(current).unwrap();
+        std::fs::create_dir(current).unwrap();
+        let link = s.layout.tag_current_link("r", "v1");
+        let c = std::ffi::CString::new(link.as_os_str().as_encoded_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let fault = read_tags(&s.layout, "r").err().unwrap();
         assert_eq!(
-            resolve(&other),
-            Err(format!(
-                "link names {alias}, another digest than its path (in {})",
-                link(&other)
-            ))
-        );
-        assert_eq!(
-            resolve(&garbage),
-            Err(format!(
-                "invalid checksum digest format (in {})",
-                link(&garbage)
-            ))
+            fault.to_string(),
+            format!(
+                "failed to retrieve tags: invalid checksum digest format (in {})",
+                link.display()
+            )
         );
     }
 

@@ -6,6 +6,7 @@ use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::fsutil::io_pool;
 use crate::layout::Layout;
+use crate::manifests;
 use crate::mark::{self, MarkOptions, Root};
 use crate::marked::Marked;
 use rayon::prelude::*;
@@ -283,7 +284,7 @@ fn layer_link_dangles(
     target_gone: &(dyn Fn(&Digest) -> bool + Sync),
 ) -> bool {
     let link = layout.layer_link(repo, d);
-    match mark::read_link(&link, young_after.is_some()) {
+    match manifests::read_link(&link, young_after.is_some()) {
         Ok(None) => false,
         Ok(Some((_, Some(modified)))) if young_after.is_some_and(|after| modified >= after) => {
             false

@@ -25,12 +25,11 @@ use crate::fsutil::{list_sorted, symlink_fault, Kind};
 use crate::interrupt;
 use crate::inventory::{warn_unmatched, Glob};
 use crate::layout::Layout;
+use crate::manifests;
 use crate::units::parse_duration;
 use rayon::prelude::*;
 use regex::Regex;
 use std::collections::BTreeSet;
-use std::fs;
-use std::io;
 use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
 
@@ -429,24 +428,9 @@ fn read_current(
     repo: &str,
     tag: &str,
 ) -> Result<Option<(Digest, SystemTime)>, Fault> {
-    let link = layout.tag_current_link(repo, tag);
-    for path in [link.parent().unwrap_or(&link), &link] {
-        match fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => return Err(symlink_fault(path)),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Fault::io("stat", path, &e)),
-        }
-    }
-    let meta = fs::symlink_metadata(&link).map_err(|e| Fault::io("stat", &link, &e))?;
-    if !meta.is_file() {
-        return Err(Fault::new("tag link is not a regular file", &link));
-    }
-    let pushed = meta.modified().map_err(|e| Fault::io("stat", &link, &e))?;
-    let bytes = fs::read(&link).map_err(|e| Fault::io("read", &link, &e))?;
-    let digest = Digest::parse_bytes(&bytes)
-        .map_err(|e| Fault::new(format!("failed to read tag: {e}"), &link))?;
-    Ok(Some((digest, pushed)))
+    let current = manifests::read_tag_link(layout, repo, tag, true)?;
+    // The mtime was asked for, so it is there.
+    Ok(current.and_then(|(d, pushed)| Some((d, pushed?))))
 }
 
 /// Applies a plan: deletes each tag directory through [`delete::remove`],

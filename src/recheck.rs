@@ -6,9 +6,10 @@
 use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
-use crate::fsutil::{io_pool, read_optional};
+use crate::fsutil::io_pool;
 use crate::layout::Layout;
-use crate::manifest::{self, MAX_MANIFEST_BYTES};
+use crate::manifest::Manifest;
+use crate::manifests;
 use crate::mark;
 use crate::plan::Plan;
 use rayon::prelude::*;
@@ -104,14 +105,9 @@ fn rescue_in(
         if name_digest.as_ref().is_some_and(|d| known.contains(d)) {
             continue;
         }
-        let link = dir.join("link");
-        let Some(bytes) = read_optional(&link)? else {
+        let Some((d, _)) = manifests::read_revision_link(layout, repo, &dir, false)? else {
             continue;
         };
-        let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
-        if layout.revision_dir(repo, &d) != dir {
-            return Err(mark::names_another_digest(&d, &link));
-        }
         if layout.blob_data(&d).exists() {
             live.insert(d.clone());
             roots.push(d);
@@ -128,12 +124,16 @@ fn rescue_in(
     }
     let mut count = roots.len();
     let mut reached: HashSet<Digest> = HashSet::new();
-    reach(layout, repo, roots, &live, &mut reached)?;
+    let mut cache = HashMap::new();
+    reach(layout, repo, &roots, &live, &mut cache, &mut reached)?;
     if options.delete_untagged && options.keep_referrers {
         // Planned deletions whose subject is now reached are referrers to keep.
         let mut waiting: Vec<(Digest, Option<String>)> = Vec::new();
         for m in planned.iter().filter(|m| !reached.contains(&m.digest)) {
-            waiting.push((m.digest.clone(), read_manifest(layout, &m.digest)?.subject));
+            waiting.push((
+                m.digest.clone(),
+                manifests::read(layout, &m.digest)?.subject,
+            ));
         }
         loop {
             let subject_kept = |s: &Option<String>| {
@@ -149,62 +149,33 @@ fn rescue_in(
             }
             count += kept.len();
             waiting = rest;
-            reach(
-                layout,
-                repo,
-                kept.into_iter().map(|(d, _)| d).collect(),
-                &live,
-                &mut reached,
-            )?;
+            let kept: Vec<Digest> = kept.into_iter().map(|(d, _)| d).collect();
+            reach(layout, repo, &kept, &live, &mut cache, &mut reached)?;
         }
     }
     Ok((reached, count))
 }
 
 /// Adds `roots` and everything they reach to `reached`: the references of
-/// each manifest (and the stored digest behind a `sha512:` alias link),
-/// following children of lists and indexes that are live revisions.
+/// each manifest (and the stored digest behind a `sha512:` alias link, a
+/// root's too), following children of lists and indexes that are live
+/// revisions.
 fn reach(
     layout: &Layout,
     repo: &str,
-    mut roots: Vec<Digest>,
+    roots: &[Digest],
     live: &HashSet<Digest>,
+    cache: &mut HashMap<Digest, Manifest>,
     reached: &mut HashSet<Digest>,
 ) -> Result<(), Fault> {
-    let mut stack: Vec<(Digest, bool)> = roots.drain(..).map(|d| (d, true)).collect();
-    let mut walked: HashSet<Digest> = HashSet::new();
-    while let Some((d, is_manifest)) = stack.pop() {
-        if reached.insert(d.clone()) {
-            reached.extend(mark::resolve_alias(layout, repo, &d)?);
+    for root in manifests::reach(layout, repo, roots, live, cache)? {
+        if !reached.contains(&root.digest) {
+            reached.extend(manifests::resolve_alias(layout, repo, &root.digest)?);
         }
-        if !is_manifest || !live.contains(&d) || !walked.insert(d.clone()) {
-            continue;
-        }
-        let m = read_manifest(layout, &d)?;
-        let follow = !m.children().is_empty();
-        stack.extend(m.references.into_iter().map(|r| (r, follow)));
+        reached.insert(root.digest);
+        reached.extend(root.reached);
     }
     Ok(())
-}
-
-fn read_manifest(layout: &Layout, d: &Digest) -> Result<manifest::Manifest, Fault> {
-    let path = layout.blob_data(d);
-    let fail = |e: String| {
-        Fault::new(
-            format!("failed to retrieve manifest for digest {d}: {e}"),
-            &path,
-        )
-    };
-    let size = std::fs::metadata(&path)
-        .map_err(|e| fail(crate::error::os_message(&e)))?
-        .len();
-    if size > MAX_MANIFEST_BYTES {
-        return Err(fail(format!(
-            "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
-        )));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
-    manifest::parse(&bytes).map_err(fail)
 }
 
 #[cfg(test)]

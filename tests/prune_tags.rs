@@ -595,7 +595,7 @@ fn errors_take_the_lock_rules_and_exit_codes_of_garbage_collect() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(
-        err.starts_with("failed to prune tags: failed to read tag: invalid checksum digest"),
+        err.starts_with("failed to prune tags: failed to retrieve tags: invalid checksum digest"),
         "{err}"
     );
     assert!(

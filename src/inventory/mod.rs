@@ -16,7 +16,8 @@ use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::layout::Layout;
-use crate::manifest::{self, MAX_MANIFEST_BYTES};
+use crate::manifest::Manifest;
+use crate::manifests;
 use crate::mark::{self, find_blob, MarkOptions, RepoMark};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -238,10 +239,10 @@ fn read_tags(
 ) -> Result<(Vec<Tag>, Vec<Fault>), GcError> {
     let mut faults = Vec::new();
     let mut tags = Vec::with_capacity(m.tags.len());
-    let mut manifests = HashMap::new();
-    let live: HashSet<&Digest> = m.live.iter().collect();
+    let mut cache = HashMap::new();
+    let live: HashSet<Digest> = m.live.iter().cloned().collect();
     for name in &m.tags {
-        match read_tag(layout, m, name, &live, present, &mut manifests) {
+        match read_tag(layout, m, name, &live, present, &mut cache) {
             Ok(tag) => tags.push(tag),
             Err(GcError::Mark(fault)) if keep_going => {
                 faults.push(fault);
@@ -262,24 +263,24 @@ fn read_tag(
     layout: &Layout,
     m: &RepoMark,
     name: &str,
-    live: &HashSet<&Digest>,
+    live: &HashSet<Digest>,
     present: &[Blob],
-    manifests: &mut HashMap<Digest, manifest::Manifest>,
+    cache: &mut HashMap<Digest, Manifest>,
 ) -> Result<Tag, GcError> {
-    let link = layout.tag_current_link(&m.name, name);
-    let (digest, pushed) = match mark::read_link(&link, true).map_err(GcError::Mark)? {
-        Some((bytes, pushed)) => {
-            let d = Digest::parse_bytes(&bytes).map_err(|e| {
-                GcError::Mark(Fault::new(format!("failed to retrieve tags: {e}"), &link))
-            })?;
-            (Some(d), pushed)
-        }
-        None => (None, None),
+    let (digest, pushed) = match manifests::read_tag_link(layout, &m.name, name, true) {
+        Ok(Some((d, pushed))) => (Some(d), pushed),
+        Ok(None) => (None, None),
+        Err(fault) => return Err(GcError::Mark(fault)),
     };
     let bytes = match &digest {
         Some(d) if live.contains(d) => {
-            let reached = reach(layout, &m.name, d, live, present, manifests)?;
-            Some(Usage::of(present, &reached).bytes)
+            let roots = manifests::reach(layout, &m.name, std::slice::from_ref(d), live, cache)
+                .map_err(GcError::Mark)?;
+            let reached: HashSet<&Digest> = roots
+                .iter()
+                .flat_map(|r| std::iter::once(&r.digest).chain(&r.reached))
+                .collect();
+            Some(Usage::of(present, reached).bytes)
         }
         _ => None,
     };
@@ -289,58 +290,6 @@ fn read_tag(
         pushed,
         bytes,
     })
-}
-
-/// `root` and everything it reaches, following children of lists and
-/// indexes that are live revisions of the repository and alias links, as
-/// the mark does. `manifests` caches each manifest read.
-fn reach(
-    layout: &Layout,
-    repo: &str,
-    root: &Digest,
-    live: &HashSet<&Digest>,
-    present: &[Blob],
-    manifests: &mut HashMap<Digest, manifest::Manifest>,
-) -> Result<HashSet<Digest>, GcError> {
-    let mut seen = HashSet::from([root.clone()]);
-    let mut walked = HashSet::from([root.clone()]);
-    let mut stack = vec![root.clone()];
-    while let Some(d) = stack.pop() {
-        if !manifests.contains_key(&d) {
-            let m = read_manifest(layout, &d, present).map_err(GcError::Mark)?;
-            manifests.insert(d.clone(), m);
-        }
-        let m = &manifests[&d];
-        for r in &m.references {
-            if seen.insert(r.clone()) {
-                let alias = mark::resolve_alias(layout, repo, r).map_err(GcError::Mark)?;
-                seen.extend(alias);
-            }
-        }
-        for r in m.children() {
-            if live.contains(r) && walked.insert(r.clone()) {
-                stack.push(r.clone());
-            }
-        }
-    }
-    Ok(seen)
-}
-
-fn read_manifest(
-    layout: &Layout,
-    d: &Digest,
-    present: &[Blob],
-) -> Result<manifest::Manifest, Fault> {
-    let path = layout.blob_data(d);
-    let fail = |e: String| {
-        let message = format!("failed to retrieve manifest for digest {d}: {e}");
-        Fault::new(message, &path)
-    };
-    if find_blob(present, d).is_some_and(|b| b.size > MAX_MANIFEST_BYTES) {
-        return Err(fail("larger than the manifest size limit".into()));
-    }
-    let bytes = std::fs::read(&path).map_err(|e| fail(crate::error::os_message(&e)))?;
-    manifest::parse(&bytes).map_err(fail)
 }
 
 #[cfg(test)]

@@ -1,0 +1,313 @@
+//! What a repository's manifests are and reach, read from the store: a
+//! manifest blob, a link file (revision, tag or alias link), and the walk
+//! from roots through lists and indexes. Mark, re-check, inventory and
+//! prune-tags all read these through here, so they fail alike, with one
+//! message naming the file.
+
+use crate::digest::{Algorithm, Digest};
+use crate::error::{os_message, Fault};
+use crate::fsutil::{open_nofollow, read_optional, symlink_fault};
+use crate::layout::Layout;
+use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// A root manifest and what it reached first, in depth-first order.
+#[derive(Clone, Debug)]
+pub struct Root {
+    pub digest: Digest,
+    /// References reached from this root and not from an earlier root of
+    /// the same walk (children of indexes are followed recursively).
+    pub reached: Vec<Digest>,
+}
+
+/// Reads and parses the manifest blob `d`. Fails, naming its `data` file,
+/// when the file cannot be read, is larger than the registry's manifest
+/// limit, or is not a manifest.
+pub fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
+    let path = layout.blob_data(d);
+    let fail = |e: String| {
+        Fault::new(
+            format!("failed to retrieve manifest for digest {d}: {e}"),
+            &path,
+        )
+    };
+    let too_large = || {
+        fail(format!(
+            "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
+        ))
+    };
+    let file = std::fs::File::open(&path).map_err(|e| fail(os_message(&e)))?;
+    let size = file.metadata().map_err(|e| fail(os_message(&e)))?.len();
+    if size > MAX_MANIFEST_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(os_message(&e)))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(too_large());
+    }
+    manifest::parse(&bytes).map_err(fail)
+}
+
+/// A link file's bytes and (if asked for) its modification time.
+pub type LinkRead = (Vec<u8>, Option<SystemTime>);
+
+/// Reads a link file, never through a symlink, and, if asked, its
+/// modification time (one open, one fstat); `None` if it does not exist.
+pub fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Fault> {
+    if !with_mtime {
+        return Ok(read_optional(path)?.map(|b| (b, None)));
+    }
+    let Some(mut file) = open_nofollow(path)? else {
+        return Ok(None);
+    };
+    let modified = file
+        .metadata()
+        .and_then(|m| m.modified())
+        .map_err(|e| Fault::io("stat", path, &e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Fault::io("read", path, &e))?;
+    Ok(Some((bytes, Some(modified))))
+}
+
+/// The digest a tag's `current/link` names and (if asked for) when it was
+/// written; `None` if the tag has no current link. Neither the `current`
+/// directory nor the link is followed if it is a symlink.
+pub fn read_tag_link(
+    layout: &Layout,
+    repo: &str,
+    tag: &str,
+    with_mtime: bool,
+) -> Result<Option<(Digest, Option<SystemTime>)>, Fault> {
+    let link = layout.tag_current_link(repo, tag);
+    let current = link.parent().unwrap_or(&link);
+    match std::fs::symlink_metadata(current) {
+        Ok(m) if m.file_type().is_symlink() => return Err(symlink_fault(current)),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Fault::io("stat", current, &e)),
+    }
+    let Some((bytes, modified)) = read_link(&link, with_mtime)? else {
+        return Ok(None);
+    };
+    let d = Digest::parse_bytes(&bytes)
+        .map_err(|e| Fault::new(format!("failed to retrieve tags: {e}"), &link))?;
+    Ok(Some((d, modified)))
+}
+
+/// A link whose content names another digest than its path: a corrupt
+/// store (upstream handles the link as the digest it names, and sweeps the
+/// blob its path names).
+pub fn names_another_digest(named: &Digest, link: &Path) -> Fault {
+    Fault::new(
+        format!("link names {named}, another digest than its path"),
+        link,
+    )
+}
+
+/// The canonical digest a non-canonical reference (`sha512:`, `sha384:`)
+/// stands for: the registry stores such an upload under its sha256 digest
+/// and writes an alias link `_layers/<alg>/<hex>/link` naming it, through
+/// which it serves the blob. `None` for a sha256 reference or without an
+/// alias link.
+pub fn resolve_alias(layout: &Layout, repo: &str, d: &Digest) -> Result<Option<Digest>, Fault> {
+    if d.algorithm() == Algorithm::Sha256 {
+        return Ok(None);
+    }
+    let link = layout.layer_link(repo, d);
+    let Some(bytes) = read_optional(&link)? else {
+        return Ok(None);
+    };
+    let target = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
+    if target == *d {
+        return Ok(None);
+    }
+    if target.algorithm() == d.algorithm() {
+        return Err(names_another_digest(&target, &link));
+    }
+    Ok(Some(target))
+}
+
+/// Marks, right after each non-canonical reference, the stored digest its
+/// alias link names (see [`resolve_alias`]).
+pub fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Result<(), Fault> {
+    let mut resolved: HashSet<Digest> = HashSet::new();
+    for root in roots {
+        if root
+            .reached
+            .iter()
+            .all(|d| d.algorithm() == Algorithm::Sha256)
+        {
+            continue;
+        }
+        let mut reached = Vec::with_capacity(root.reached.len() + 1);
+        for d in std::mem::take(&mut root.reached) {
+            let target = resolve_alias(layout, repo, &d)?;
+            reached.push(d);
+            reached.extend(target.filter(|t| resolved.insert(t.clone())));
+        }
+        root.reached = reached;
+    }
+    Ok(())
+}
+
+/// Everything `roots` reach within repository `repo`: [`load_reachable`],
+/// [`walk`] and [`resolve_aliases`] in one. `manifests` caches what is read.
+pub fn reach(
+    layout: &Layout,
+    repo: &str,
+    roots: &[Digest],
+    revisions: &HashSet<Digest>,
+    manifests: &mut HashMap<Digest, Manifest>,
+) -> Result<Vec<Root>, Fault> {
+    load_reachable(layout, roots, revisions, manifests)?;
+    let (mut roots, _) = walk(roots, revisions, manifests);
+    resolve_aliases(layout, repo, &mut roots)?;
+    Ok(roots)
+}
+
+/// Parses the roots and, level by level, every manifest they reach within
+/// the repository (children of lists and indexes that are `revisions`)
+/// into `manifests`; each level is read in parallel and each file once.
+pub fn load_reachable(
+    layout: &Layout,
+    roots: &[Digest],
+    revisions: &HashSet<Digest>,
+    manifests: &mut HashMap<Digest, Manifest>,
+) -> Result<(), Fault> {
+    let mut level: Vec<Digest> = roots
+        .iter()
+        .filter(|d| !manifests.contains_key(*d))
+        .cloned()
+        .collect();
+    while !level.is_empty() {
+        let loaded: Vec<(Digest, Manifest)> = level
+            .par_iter()
+            .map(|d| Ok((d.clone(), read(layout, d)?)))
+            .collect::<Result<_, Fault>>()?;
+        manifests.extend(loaded);
+        let mut next: Vec<Digest> = Vec::new();
+        for d in &level {
+            for r in manifests[d].children() {
+                if revisions.contains(r) && !manifests.contains_key(r) && !next.contains(r) {
+                    next.push(r.clone());
+                }
+            }
+        }
+        level = next;
+    }
+    Ok(())
+}
+
+/// Depth-first from each root in order, over manifests already loaded (see
+/// [`load_reachable`]); a child of a list or index that is one of
+/// `revisions` is followed (a config or layer is not, even when it is also
+/// a revision). Returns the roots with what each reached first, and the
+/// manifests walked: the roots and the children followed, which are what
+/// `-m` keeps.
+pub fn walk(
+    roots: &[Digest],
+    revisions: &HashSet<Digest>,
+    manifests: &HashMap<Digest, Manifest>,
+) -> (Vec<Root>, HashSet<Digest>) {
+    let mut seen: HashSet<Digest> = HashSet::new();
+    let mut walked: HashSet<Digest> = HashSet::new();
+    let mut out = Vec::with_capacity(roots.len());
+    for root in roots {
+        seen.insert(root.clone());
+        walked.insert(root.clone());
+        let mut reached = Vec::new();
+        let mut stack: Vec<(&Digest, usize)> = vec![(root, 0)];
+        while let Some(top) = stack.last_mut() {
+            let manifest = &manifests[top.0];
+            let follow = !manifest.children().is_empty();
+            let Some(r) = manifest.references.get(top.1) else {
+                stack.pop();
+                continue;
+            };
+            top.1 += 1;
+            if seen.insert(r.clone()) {
+                reached.push(r.clone());
+            }
+            if follow && revisions.contains(r) && walked.insert(r.clone()) {
+                stack.push((r, 0));
+            }
+        }
+        reached.shrink_to_fit(); // kept until the plan is printed
+        out.push(Root {
+            digest: root.clone(),
+            reached,
+        });
+    }
+    (out, walked)
+}
+
+/// The digest the `link` of revision directory `dir` names and (if asked
+/// for) when it was written; `None` without a link. A link that does not
+/// parse, or names another digest than its directory, is a fault.
+pub fn read_revision_link(
+    layout: &Layout,
+    repo: &str,
+    dir: &Path,
+    with_mtime: bool,
+) -> Result<Option<(Digest, Option<SystemTime>)>, Fault> {
+    let link = dir.join("link");
+    let Some((bytes, modified)) = read_link(&link, with_mtime)? else {
+        return Ok(None);
+    };
+    let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
+    if layout.revision_dir(repo, &d) != dir {
+        return Err(names_another_digest(&d, &link));
+    }
+    Ok(Some((d, modified)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_links_resolve_to_another_algorithm_only() {
+        let s = crate::testing::Store::new();
+        let stored = s.blob(b"layer");
+        let long = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
+        let (alias, own, other, garbage, none) =
+            (long("a"), long("b"), long("c"), long("d"), long("e"));
+        s.link(s.layout.layer_link("r", &alias), &stored);
+        s.link(s.layout.layer_link("r", &own), &own);
+        s.link(s.layout.layer_link("r", &other), &alias);
+        std::fs::create_dir_all(s.layout.layer_link("r", &garbage).parent().unwrap()).unwrap();
+        std::fs::write(s.layout.layer_link("r", &garbage), "garbage").unwrap();
+        let resolve = |d: &Digest| resolve_alias(&s.layout, "r", d).map_err(|f| f.to_string());
+        assert_eq!(resolve(&alias), Ok(Some(stored.clone())));
+        assert_eq!(resolve(&own), Ok(None));
+        assert_eq!(resolve(&none), Ok(None));
+        assert_eq!(
+            resolve(&stored),
+            Ok(None),
+            "sha256 is canonical: no link read"
+        );
+        let link = |d: &Digest| s.layout.layer_link("r", d).display().to_string();
+        assert_eq!(
+            resolve(&other),
+            Err(format!(
+                "link names {alias}, another digest than its path (in {})",
+                link(&other)
+            ))
+        );
+        assert_eq!(
+            resolve(&garbage),
+            Err(format!(
+                "invalid checksum digest format (in {})",
+                link(&garbage)
+            ))
+        );
+    }
+}
