@@ -11,7 +11,6 @@ use crate::manifest::{self, Manifest};
 pub use crate::manifests::Root;
 use crate::manifests::{load_reachable, read_revision_link, read_tag_link, resolve_aliases, walk};
 // Sweep checks alias links through the mark's path to it.
-pub(crate) use crate::manifests::resolve_alias;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

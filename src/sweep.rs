@@ -219,7 +219,7 @@ fn sweep(s: &Sweeper<'_>, plan: &Plan, c: &Counters) -> Result<(), GcError> {
         // A blob that was missing may have been pushed again meanwhile; an
         // alias link is checked through the digest it names.
         let kept = |d: &Digest| !swept.contains(d) && s.layout.blob_data(d).exists();
-        let alias = crate::mark::resolve_alias(s.layout, repo, digest)
+        let alias = crate::manifests::resolve_alias(s.layout, repo, digest)
             .ok()
             .flatten();
         if kept(digest) || alias.as_ref().is_some_and(kept) {
