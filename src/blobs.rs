@@ -15,9 +15,9 @@ use std::time::SystemTime;
 pub struct Blob {
     pub digest: Digest,
     /// Size of `data` in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Modification time of `data`.
-    pub modified: SystemTime,
+    pub(crate) modified: SystemTime,
 }
 
 /// Lists every blob, sorted by digest. One readdir per directory and one
@@ -31,7 +31,7 @@ pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
 
 /// [`enumerate`]; with `keep_going`, a bad entry is left out (so it is never
 /// deleted) and returned among the faults instead of ending the listing.
-pub fn enumerate_with(
+pub(crate) fn enumerate_with(
     layout: &Layout,
     keep_going: bool,
 ) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {

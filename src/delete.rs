@@ -12,7 +12,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// Something a run may delete. Nothing else is ever deleted.
 #[derive(Clone, Copy, Debug)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// `blobs/<alg>/<hh>/<hex>/`, recursively.
     Blob(&'a Digest),
     /// `repositories/<r>/_manifests/tags/<t>/`, recursively: a tag delete.
@@ -37,7 +37,7 @@ pub enum Target<'a> {
 
 impl Target<'_> {
     /// The path this target names.
-    pub fn path(&self, layout: &Layout) -> PathBuf {
+    pub(crate) fn path(&self, layout: &Layout) -> PathBuf {
         match *self {
             Target::Blob(d) => layout.blob_dir(d),
             Target::Tag { repo, tag } => layout.tag_dir(repo, tag),
@@ -122,7 +122,7 @@ impl Target<'_> {
 /// has exactly the expected shape, and is a real directory (or, for a link,
 /// a regular file) rather than a symlink. Returns false if it was already
 /// gone, or (for the `Empty*` targets) is not empty.
-pub fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
+pub(crate) fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
     let path = target.path(layout);
     check_shape(layout, &path, &target.shape())
         .map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))?;
@@ -215,13 +215,13 @@ fn remove_leaf_dir(path: &Path, file: &CStr) -> Result<Option<bool>, Fault> {
 /// tests these are `std::fs`'s own functions.
 mod sys {
     #[cfg(not(test))]
-    pub use std::fs::{remove_dir, remove_dir_all, remove_file};
+    pub(crate) use std::fs::{remove_dir, remove_dir_all, remove_file};
 
     #[cfg(test)]
-    pub use faults::{remove_dir, remove_dir_all, remove_file};
+    pub(crate) use faults::{remove_dir, remove_dir_all, remove_file};
 
     #[cfg(test)]
-    pub mod faults {
+    pub(crate) mod faults {
         use std::io;
         use std::path::{Path, PathBuf};
         use std::sync::Mutex;
@@ -229,7 +229,7 @@ mod sys {
         static ARMED: Mutex<Vec<(PathBuf, i32)>> = Mutex::new(Vec::new());
 
         /// Makes the next removal of `path` fail with OS error `errno`.
-        pub fn arm(path: &Path, errno: i32) {
+        pub(crate) fn arm(path: &Path, errno: i32) {
             ARMED.lock().unwrap().push((path.to_path_buf(), errno));
         }
 
@@ -241,15 +241,15 @@ mod sys {
             }
         }
 
-        pub fn remove_dir(path: &Path) -> io::Result<()> {
+        pub(crate) fn remove_dir(path: &Path) -> io::Result<()> {
             take(path).and_then(|()| std::fs::remove_dir(path))
         }
 
-        pub fn remove_dir_all(path: &Path) -> io::Result<()> {
+        pub(crate) fn remove_dir_all(path: &Path) -> io::Result<()> {
             take(path).and_then(|()| std::fs::remove_dir_all(path))
         }
 
-        pub fn remove_file(path: &Path) -> io::Result<()> {
+        pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
             take(path).and_then(|()| std::fs::remove_file(path))
         }
     }

@@ -7,7 +7,7 @@ use std::fmt;
 
 /// A digest algorithm the registry accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Algorithm {
+pub(crate) enum Algorithm {
     Sha256,
     Sha384,
     Sha512,
@@ -15,7 +15,7 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// Name as written in digests and in `blobs/<alg>/` paths.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Algorithm::Sha256 => "sha256",
             Algorithm::Sha384 => "sha384",
@@ -24,7 +24,7 @@ impl Algorithm {
     }
 
     /// Looks an algorithm up by its name.
-    pub fn from_name(name: &str) -> Option<Algorithm> {
+    pub(crate) fn from_name(name: &str) -> Option<Algorithm> {
         match name {
             "sha256" => Some(Algorithm::Sha256),
             "sha384" => Some(Algorithm::Sha384),
@@ -34,7 +34,7 @@ impl Algorithm {
     }
 
     /// Length of the hex-encoded part.
-    pub fn hex_len(self) -> usize {
+    pub(crate) fn hex_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 64,
             Algorithm::Sha384 => 96,
@@ -54,7 +54,7 @@ pub enum Digest {
 
 /// Why a string is not a valid digest (go-digest's messages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DigestError {
+pub(crate) enum DigestError {
     #[error("invalid checksum digest format")]
     InvalidFormat,
     #[error("invalid checksum digest length")]
@@ -65,7 +65,7 @@ pub enum DigestError {
 
 impl Digest {
     /// Parses `<alg>:<hex>` strictly, as go-digest's `Validate` does.
-    pub fn parse(s: &str) -> Result<Digest, DigestError> {
+    pub(crate) fn parse(s: &str) -> Result<Digest, DigestError> {
         let colon = match s.find(':') {
             Some(i) if i > 0 && i + 1 < s.len() => i,
             _ => return Err(DigestError::InvalidFormat),
@@ -79,14 +79,14 @@ impl Digest {
     }
 
     /// Parses raw link-file bytes (which must be UTF-8 and exactly a digest).
-    pub fn parse_bytes(b: &[u8]) -> Result<Digest, DigestError> {
+    pub(crate) fn parse_bytes(b: &[u8]) -> Result<Digest, DigestError> {
         std::str::from_utf8(b)
             .map_err(|_| DigestError::InvalidFormat)
             .and_then(Digest::parse)
     }
 
     /// Builds a digest from an algorithm and its lowercase hex encoding.
-    pub fn from_hex(alg: Algorithm, hex: &str) -> Result<Digest, DigestError> {
+    pub(crate) fn from_hex(alg: Algorithm, hex: &str) -> Result<Digest, DigestError> {
         if hex.len() != alg.hex_len() {
             return Err(DigestError::InvalidLength);
         }
@@ -111,13 +111,13 @@ impl Digest {
     }
 
     /// Digest of `content` with sha256.
-    pub fn sha256_of(content: &[u8]) -> Digest {
+    pub(crate) fn sha256_of(content: &[u8]) -> Digest {
         use sha2::Digest as _;
         Digest::Sha256(sha2::Sha256::digest(content).into())
     }
 
     /// The digest's algorithm.
-    pub fn algorithm(&self) -> Algorithm {
+    pub(crate) fn algorithm(&self) -> Algorithm {
         match self {
             Digest::Sha256(_) => Algorithm::Sha256,
             Digest::Sha384(_) => Algorithm::Sha384,
@@ -134,7 +134,7 @@ impl Digest {
     }
 
     /// Lowercase hex encoding (the path component).
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         hex::encode(self.bytes())
     }
 }

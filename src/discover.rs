@@ -20,7 +20,7 @@ pub struct Repository {
     /// Path under `repositories/`, e.g. `team/app/api`.
     pub name: String,
     /// Why the name is not a valid repository name (only with `keep_going`).
-    pub invalid: Option<String>,
+    pub(crate) invalid: Option<String>,
 }
 
 /// Walks `repositories/` depth-first, entries sorted bytewise. A directory
@@ -35,7 +35,7 @@ pub fn discover(layout: &Layout) -> Result<Vec<Repository>, GcError> {
 
 /// [`discover`]; with `keep_going`, a repository with an invalid name is
 /// returned with `invalid` set instead of ending the walk.
-pub fn discover_with(layout: &Layout, keep_going: bool) -> Result<Vec<Repository>, GcError> {
+pub(crate) fn discover_with(layout: &Layout, keep_going: bool) -> Result<Vec<Repository>, GcError> {
     let root = layout.repositories();
     match list_sorted(&root) {
         Ok(None) => Err(GcError::Mark(Fault::new(

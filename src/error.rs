@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 #[error("{message} (in {})", path.display())]
 pub struct Fault {
     /// What is wrong, in upstream's words where upstream has words for it.
-    pub message: String,
+    pub(crate) message: String,
     /// The file or directory at fault (an absolute path on disk).
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
 }
 
 impl Fault {
     /// A fault with a message about `path`.
-    pub fn new(message: impl Into<String>, path: &Path) -> Fault {
+    pub(crate) fn new(message: impl Into<String>, path: &Path) -> Fault {
         Fault {
             message: message.into(),
             path: path.to_path_buf(),
@@ -23,7 +23,7 @@ impl Fault {
     }
 
     /// A fault from an I/O error on `path`, worded as Go words it.
-    pub fn io(op: &str, path: &Path, err: &io::Error) -> Fault {
+    pub(crate) fn io(op: &str, path: &Path, err: &io::Error) -> Fault {
         let message = if err.kind() == io::ErrorKind::NotFound {
             "Path not found".to_string()
         } else {

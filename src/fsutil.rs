@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 /// requests in flight are faster (measured on 2 cores: 100k files, dry run,
 /// 4.8 s with 2 threads, 1.9 s with 8, 1.6 s with 16), and on a warm cache
 /// the extra threads cost next to nothing.
-pub const IO_THREADS: usize = 16;
+pub(crate) const IO_THREADS: usize = 16;
 
 /// `storage.filesystem.maxthreads`, once set by [`cap_io_threads`].
 static THREAD_CAP: AtomicU64 = AtomicU64::new(u64::MAX);
@@ -41,7 +41,7 @@ fn io_threads(requested: Option<&str>, cap: u64) -> usize {
 }
 
 /// The pool for I/O-bound walks, built on first use.
-pub fn io_pool() -> &'static rayon::ThreadPool {
+pub(crate) fn io_pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
         let threads = io_threads(
@@ -59,7 +59,7 @@ pub fn io_pool() -> &'static rayon::ThreadPool {
 
 /// What a directory entry is, as readdir reports it (symlinks not followed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Dir,
     File,
     Symlink,
@@ -68,20 +68,20 @@ pub enum Kind {
 
 /// One entry of a listed directory.
 #[derive(Debug)]
-pub struct Entry {
-    pub name: OsString,
-    pub kind: Kind,
+pub(crate) struct Entry {
+    pub(crate) name: OsString,
+    pub(crate) kind: Kind,
 }
 
 impl Entry {
     /// The name as UTF-8, if it is.
-    pub fn name_str(&self) -> Option<&str> {
+    pub(crate) fn name_str(&self) -> Option<&str> {
         self.name.to_str()
     }
 }
 
 /// Lists `dir` sorted bytewise by name; `Ok(None)` if it does not exist.
-pub fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
+pub(crate) fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
     let read = match fs::read_dir(dir) {
         Ok(r) => r,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -113,15 +113,15 @@ pub fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
 
 /// What `lstat` says about a file.
 #[derive(Clone, Copy, Debug)]
-pub struct Stat {
-    pub kind: Kind,
-    pub size: u64,
-    pub modified: SystemTime,
+pub(crate) struct Stat {
+    pub(crate) kind: Kind,
+    pub(crate) size: u64,
+    pub(crate) modified: SystemTime,
 }
 
 /// `lstat` of `name` relative to the open directory `dir` (one short path
 /// lookup instead of the whole path's); `Ok(None)` if it does not exist.
-pub fn stat_at(dir: &fs::File, name: &CStr) -> io::Result<Option<Stat>> {
+pub(crate) fn stat_at(dir: &fs::File, name: &CStr) -> io::Result<Option<Stat>> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: `name` is NUL-terminated, `st` is written by the call before it is read.
     let rc = unsafe {
@@ -163,7 +163,7 @@ pub fn stat_at(dir: &fs::File, name: &CStr) -> io::Result<Option<Stat>> {
 /// Opens a file for reading without following a symlink in its last
 /// component; `Ok(None)` if it does not exist, the symlink fault if it is one.
 /// Non-blocking, so a FIFO in the store does not hang the run (it reads empty).
-pub fn open_nofollow(path: &Path) -> Result<Option<fs::File>, Fault> {
+pub(crate) fn open_nofollow(path: &Path) -> Result<Option<fs::File>, Fault> {
     use std::os::unix::fs::OpenOptionsExt;
     match fs::OpenOptions::new()
         .read(true)
@@ -179,7 +179,7 @@ pub fn open_nofollow(path: &Path) -> Result<Option<fs::File>, Fault> {
 
 /// Reads a small file (never through a symlink); `Ok(None)` if it does not
 /// exist.
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
     let Some(mut file) = open_nofollow(path)? else {
         return Ok(None);
     };
@@ -189,7 +189,7 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
 }
 
 /// The fault for a symlink met inside the store, which is never followed.
-pub fn symlink_fault(path: &Path) -> Fault {
+pub(crate) fn symlink_fault(path: &Path) -> Fault {
     Fault::new(
         "symbolic link inside the store: registry-gc does not follow it",
         path,

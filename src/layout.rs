@@ -4,7 +4,7 @@ use crate::digest::Digest;
 use std::path::{Path, PathBuf};
 
 /// Driver-relative prefix that upstream prints in its log lines.
-pub const V2_PREFIX: &str = "/docker/registry/v2";
+pub(crate) const V2_PREFIX: &str = "/docker/registry/v2";
 
 /// The on-disk layout of one registry store.
 #[derive(Clone, Debug)]
@@ -34,12 +34,12 @@ impl Layout {
     }
 
     /// `repositories/`.
-    pub fn repositories(&self) -> PathBuf {
+    pub(crate) fn repositories(&self) -> PathBuf {
         self.v2.join("repositories")
     }
 
     /// `blobs/`.
-    pub fn blobs(&self) -> PathBuf {
+    pub(crate) fn blobs(&self) -> PathBuf {
         self.v2.join("blobs")
     }
 
@@ -54,17 +54,17 @@ impl Layout {
     }
 
     /// `blobs/<alg>/<hh>/<hex>/data`.
-    pub fn blob_data(&self, d: &Digest) -> PathBuf {
+    pub(crate) fn blob_data(&self, d: &Digest) -> PathBuf {
         self.blob_dir(d).join("data")
     }
 
     /// `repositories/<name>/`.
-    pub fn repository(&self, repo: &str) -> PathBuf {
+    pub(crate) fn repository(&self, repo: &str) -> PathBuf {
         self.repositories().join(repo)
     }
 
     /// `repositories/<name>/_manifests/revisions/`.
-    pub fn revisions(&self, repo: &str) -> PathBuf {
+    pub(crate) fn revisions(&self, repo: &str) -> PathBuf {
         self.repository(repo).join("_manifests/revisions")
     }
 
@@ -76,22 +76,22 @@ impl Layout {
     }
 
     /// `repositories/<name>/_manifests/tags/`.
-    pub fn tags(&self, repo: &str) -> PathBuf {
+    pub(crate) fn tags(&self, repo: &str) -> PathBuf {
         self.repository(repo).join("_manifests/tags")
     }
 
     /// `repositories/<name>/_manifests/tags/<tag>/`: what a tag delete removes.
-    pub fn tag_dir(&self, repo: &str, tag: &str) -> PathBuf {
+    pub(crate) fn tag_dir(&self, repo: &str, tag: &str) -> PathBuf {
         self.tags(repo).join(tag)
     }
 
     /// `repositories/<name>/_manifests/tags/<tag>/current/link`.
-    pub fn tag_current_link(&self, repo: &str, tag: &str) -> PathBuf {
+    pub(crate) fn tag_current_link(&self, repo: &str, tag: &str) -> PathBuf {
         self.tags(repo).join(tag).join("current/link")
     }
 
     /// `repositories/<name>/_manifests/tags/<tag>/index/`.
-    pub fn tag_index(&self, repo: &str, tag: &str) -> PathBuf {
+    pub(crate) fn tag_index(&self, repo: &str, tag: &str) -> PathBuf {
         self.tags(repo).join(tag).join("index")
     }
 
@@ -103,7 +103,7 @@ impl Layout {
     }
 
     /// `repositories/<name>/_layers/`.
-    pub fn layers(&self, repo: &str) -> PathBuf {
+    pub(crate) fn layers(&self, repo: &str) -> PathBuf {
         self.repository(repo).join("_layers")
     }
 
@@ -116,17 +116,17 @@ impl Layout {
     }
 
     /// `repositories/<name>/_uploads/`.
-    pub fn uploads(&self, repo: &str) -> PathBuf {
+    pub(crate) fn uploads(&self, repo: &str) -> PathBuf {
         self.repository(repo).join("_uploads")
     }
 
     /// `repositories/<name>/_uploads/<uuid>/`: one upload in progress.
-    pub fn upload_dir(&self, repo: &str, uuid: &str) -> PathBuf {
+    pub(crate) fn upload_dir(&self, repo: &str, uuid: &str) -> PathBuf {
         self.uploads(repo).join(uuid)
     }
 
     /// A path as upstream logs it: `/docker/registry/v2/...`.
-    pub fn display(&self, path: &Path) -> String {
+    pub(crate) fn display(&self, path: &Path) -> String {
         match path.strip_prefix(&self.v2) {
             Ok(rel) if rel.as_os_str().is_empty() => V2_PREFIX.to_string(),
             Ok(rel) => format!("{V2_PREFIX}/{}", rel.display()),

@@ -8,7 +8,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 /// Name of the lock file in the rootdirectory.
-pub const LOCK_FILE: &str = "registry-gc.lock";
+pub(crate) const LOCK_FILE: &str = "registry-gc.lock";
 
 /// Held for as long as the value lives.
 #[derive(Debug)]
@@ -54,7 +54,7 @@ impl StoreLock {
     }
 
     /// Path of the lock file.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }

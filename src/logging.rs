@@ -12,10 +12,10 @@ use tracing_subscriber::layer::{Context, Layer};
 
 /// Value of the `go.version` field every line carries (there is no Go
 /// runtime here; scripts that parse the field still find it).
-pub const GO_VERSION_FIELD: &str = concat!("registry-gc/", env!("CARGO_PKG_VERSION"));
+pub(crate) const GO_VERSION_FIELD: &str = concat!("registry-gc/", env!("CARGO_PKG_VERSION"));
 
 /// A tracing layer writing upstream-shaped lines to stderr.
-pub struct LogrusLayer {
+pub(crate) struct LogrusLayer {
     format: LogFormat,
     terminal: bool,
     fields: BTreeMap<String, String>,
@@ -24,7 +24,7 @@ pub struct LogrusLayer {
 
 impl LogrusLayer {
     /// A layer for `config`, with a new `instance.id`.
-    pub fn new(config: &LogConfig) -> LogrusLayer {
+    pub(crate) fn new(config: &LogConfig) -> LogrusLayer {
         let mut fields = config.fields.clone();
         fields.insert("go.version".into(), GO_VERSION_FIELD.into());
         fields.insert("instance.id".into(), uuid::Uuid::new_v4().to_string());

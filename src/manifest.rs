@@ -5,21 +5,21 @@ use crate::digest::Digest;
 use serde::Deserialize;
 
 /// Docker schema2 image manifest.
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Docker manifest list.
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// OCI image manifest.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image index.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
 /// The registry refuses manifests larger than this on push; a bigger blob
 /// named by a revision link is not a manifest we can trust.
-pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// What kind of manifest it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// Schema1: references are `fsLayers[].blobSum`.
     Schema1,
     /// Schema2 or OCI image: config, then layers.
@@ -30,19 +30,19 @@ pub enum Kind {
 
 /// A parsed manifest: its kind and the digests it references, in order.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Manifest {
-    pub kind: Kind,
-    pub references: Vec<Digest>,
+pub(crate) struct Manifest {
+    pub(crate) kind: Kind,
+    pub(crate) references: Vec<Digest>,
     /// The OCI 1.1 `subject` digest, as written (a referrer: signature,
     /// SBOM, attestation). Not a reference: upstream ignores it.
-    pub subject: Option<String>,
+    pub(crate) subject: Option<String>,
 }
 
 impl Manifest {
     /// The references that are manifests to follow: the children of a
     /// manifest list or image index. A config or layer is a blob, even when
     /// its content is a manifest (upstream 2.8.2 and v3.1 agree).
-    pub fn children(&self) -> &[Digest] {
+    pub(crate) fn children(&self) -> &[Digest] {
         match self.kind {
             Kind::Index => &self.references,
             Kind::Schema1 | Kind::Image => &[],
@@ -83,7 +83,7 @@ struct FsLayer {
 /// Parses manifest bytes. Errors use upstream's wording where it has one
 /// (`unrecognized manifest schema version 3`, `errors verifying manifest:
 /// unrecognized manifest content type ...`); JSON errors are serde's.
-pub fn parse(content: &[u8]) -> Result<Manifest, String> {
+pub(crate) fn parse(content: &[u8]) -> Result<Manifest, String> {
     // serde would take a JSON array for a struct; Go (and we) want an object.
     let first = content.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|&b| b != b'{')

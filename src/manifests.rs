@@ -17,17 +17,17 @@ use std::time::SystemTime;
 
 /// A root manifest and what it reached first, in depth-first order.
 #[derive(Clone, Debug)]
-pub struct Root {
-    pub digest: Digest,
+pub(crate) struct Root {
+    pub(crate) digest: Digest,
     /// References reached from this root and not from an earlier root of
     /// the same walk (children of indexes are followed recursively).
-    pub reached: Vec<Digest>,
+    pub(crate) reached: Vec<Digest>,
 }
 
 /// Reads and parses the manifest blob `d`. Fails, naming its `data` file,
 /// when the file cannot be read, is larger than the registry's manifest
 /// limit, or is not a manifest.
-pub fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
+pub(crate) fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
     let path = layout.blob_data(d);
     let fail = |e: String| {
         Fault::new(
@@ -56,11 +56,11 @@ pub fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
 }
 
 /// A link file's bytes and (if asked for) its modification time.
-pub type LinkRead = (Vec<u8>, Option<SystemTime>);
+pub(crate) type LinkRead = (Vec<u8>, Option<SystemTime>);
 
 /// Reads a link file, never through a symlink, and, if asked, its
 /// modification time (one open, one fstat); `None` if it does not exist.
-pub fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Fault> {
+pub(crate) fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Fault> {
     if !with_mtime {
         return Ok(read_optional(path)?.map(|b| (b, None)));
     }
@@ -80,7 +80,7 @@ pub fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Faul
 /// The digest a tag's `current/link` names and (if asked for) when it was
 /// written; `None` if the tag has no current link. Neither the `current`
 /// directory nor the link is followed if it is a symlink.
-pub fn read_tag_link(
+pub(crate) fn read_tag_link(
     layout: &Layout,
     repo: &str,
     tag: &str,
@@ -105,7 +105,7 @@ pub fn read_tag_link(
 /// A link whose content names another digest than its path: a corrupt
 /// store (upstream handles the link as the digest it names, and sweeps the
 /// blob its path names).
-pub fn names_another_digest(named: &Digest, link: &Path) -> Fault {
+pub(crate) fn names_another_digest(named: &Digest, link: &Path) -> Fault {
     Fault::new(
         format!("link names {named}, another digest than its path"),
         link,
@@ -117,7 +117,7 @@ pub fn names_another_digest(named: &Digest, link: &Path) -> Fault {
 /// and writes an alias link `_layers/<alg>/<hex>/link` naming it, through
 /// which it serves the blob. `None` for a sha256 reference or without an
 /// alias link.
-pub fn resolve_alias(layout: &Layout, repo: &str, d: &Digest) -> Result<Option<Digest>, Fault> {
+pub(crate) fn resolve_alias(layout: &Layout, repo: &str, d: &Digest) -> Result<Option<Digest>, Fault> {
     if d.algorithm() == Algorithm::Sha256 {
         return Ok(None);
     }
@@ -137,7 +137,7 @@ pub fn resolve_alias(layout: &Layout, repo: &str, d: &Digest) -> Result<Option<D
 
 /// Marks, right after each non-canonical reference, the stored digest its
 /// alias link names (see [`resolve_alias`]).
-pub fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Result<(), Fault> {
+pub(crate) fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Result<(), Fault> {
     let mut resolved: HashSet<Digest> = HashSet::new();
     for root in roots {
         if root
@@ -160,7 +160,7 @@ pub fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Resul
 
 /// Everything `roots` reach within repository `repo`: [`load_reachable`],
 /// [`walk`] and [`resolve_aliases`] in one. `manifests` caches what is read.
-pub fn reach(
+pub(crate) fn reach(
     layout: &Layout,
     repo: &str,
     roots: &[Digest],
@@ -176,7 +176,7 @@ pub fn reach(
 /// Parses the roots and, level by level, every manifest they reach within
 /// the repository (children of lists and indexes that are `revisions`)
 /// into `manifests`; each level is read in parallel and each file once.
-pub fn load_reachable(
+pub(crate) fn load_reachable(
     layout: &Layout,
     roots: &[Digest],
     revisions: &HashSet<Digest>,
@@ -212,7 +212,7 @@ pub fn load_reachable(
 /// a revision). Returns the roots with what each reached first, and the
 /// manifests walked: the roots and the children followed, which are what
 /// `-m` keeps.
-pub fn walk(
+pub(crate) fn walk(
     roots: &[Digest],
     revisions: &HashSet<Digest>,
     manifests: &HashMap<Digest, Manifest>,
@@ -252,7 +252,7 @@ pub fn walk(
 /// The digest the `link` of revision directory `dir` names and (if asked
 /// for) when it was written; `None` without a link. A link that does not
 /// parse, or names another digest than its directory, is a fault.
-pub fn read_revision_link(
+pub(crate) fn read_revision_link(
     layout: &Layout,
     repo: &str,
     dir: &Path,

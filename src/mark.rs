@@ -8,7 +8,7 @@ use crate::error::{Fault, GcError};
 use crate::fsutil::{io_pool, list_sorted, symlink_fault, Kind};
 use crate::layout::Layout;
 use crate::manifest::{self, Manifest};
-pub use crate::manifests::Root;
+pub(crate) use crate::manifests::Root;
 use crate::manifests::{load_reachable, read_revision_link, read_tag_link, resolve_aliases, walk};
 // Sweep checks alias links through the mark's path to it.
 use rayon::prelude::*;
@@ -18,57 +18,57 @@ use std::time::SystemTime;
 
 /// What the mark phase is asked to do.
 #[derive(Clone, Debug, Default)]
-pub struct MarkOptions {
+pub(crate) struct MarkOptions {
     /// `-m`: roots are only the manifests a tag's `current/link` names.
-    pub delete_untagged: bool,
+    pub(crate) delete_untagged: bool,
     /// With `-m`: an untagged revision whose link was written at or after
     /// this time is kept (and marked), as it may be a push about to be tagged.
-    pub young_after: Option<SystemTime>,
+    pub(crate) young_after: Option<SystemTime>,
     /// A repository that cannot be read is protected instead of aborting.
-    pub keep_going: bool,
+    pub(crate) keep_going: bool,
     /// With `-m`: an untagged manifest whose `subject` names a kept
     /// manifest of its repository is kept too (recursively).
-    pub keep_referrers: bool,
+    pub(crate) keep_referrers: bool,
 }
 
 /// Everything the mark phase learnt about one repository.
 #[derive(Debug, Default)]
 pub struct RepoMark {
-    pub name: String,
+    pub(crate) name: String,
     /// Roots in revision walk order.
-    pub roots: Vec<Root>,
+    pub(crate) roots: Vec<Root>,
     /// Revisions whose link parses and whose blob exists.
-    pub live: Vec<Digest>,
+    pub(crate) live: Vec<Digest>,
     /// With `-m` and a grace period: what only the grace period keeps
     /// marked here, the digests (manifests and blobs) that untagged
     /// revisions younger than it reach and no tag of this repository does;
     /// sorted.
-    pub kept_young: Vec<Digest>,
+    pub(crate) kept_young: Vec<Digest>,
     /// How many of `kept_young` are revisions of this repository: the
     /// manifests `-m` would delete without the grace period.
-    pub kept_young_manifests: usize,
+    pub(crate) kept_young_manifests: usize,
     /// With `--keep-going`: why this repository could not be read; then
     /// `protected` holds every digest it might reference.
-    pub fault: Option<Fault>,
+    pub(crate) fault: Option<Fault>,
     /// Digests kept because the repository is broken.
-    pub protected: Vec<Digest>,
+    pub(crate) protected: Vec<Digest>,
     /// With `-m`: revisions no tag of this repository reaches, sorted.
-    pub untagged: Vec<Digest>,
+    pub(crate) untagged: Vec<Digest>,
     /// With `-m`: every tag name, sorted.
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// With `-m`: for each digest, the tags whose `index/` lists it.
-    pub tag_index: HashMap<Digest, Vec<String>>,
+    pub(crate) tag_index: HashMap<Digest, Vec<String>>,
     /// The `_layers/<alg>/<hex>/` directories.
-    pub layer_dirs: LayerDirs,
+    pub(crate) layer_dirs: LayerDirs,
 }
 
 /// The `_layers/<alg>/<hex>/` directories of one repository, compact:
 /// positions in the sorted blob enumeration (4 bytes instead of a digest
 /// each) and, for the few whose blob was not enumerated, their digests.
 #[derive(Debug, Default)]
-pub struct LayerDirs {
-    pub present: Vec<u32>,
-    pub absent: Vec<Digest>,
+pub(crate) struct LayerDirs {
+    pub(crate) present: Vec<u32>,
+    pub(crate) absent: Vec<Digest>,
 }
 
 impl LayerDirs {
@@ -85,7 +85,7 @@ impl LayerDirs {
 }
 
 /// Looks a blob up in the sorted enumeration.
-pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
+pub(crate) fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
     find_index(blobs, d).map(|i| &blobs[i])
 }
 
@@ -94,7 +94,7 @@ pub fn find_blob<'a>(blobs: &'a [Blob], d: &Digest) -> Option<&'a Blob> {
 /// digest's first bytes say it should be and gallops from there: about one
 /// cache miss per lookup instead of twenty on a large store. Any order of
 /// digests is still searched correctly.
-pub fn find_index(blobs: &[Blob], d: &Digest) -> Option<usize> {
+pub(crate) fn find_index(blobs: &[Blob], d: &Digest) -> Option<usize> {
     let n = blobs.len();
     if n == 0 {
         return None;
@@ -174,7 +174,7 @@ pub fn mark_all(
 /// [`mark_all`] with every option. With `keep_going`, a repository that
 /// cannot be read comes back with its `fault` set and everything it might
 /// reference in `protected`. Runs on the I/O pool.
-pub fn mark_all_with(
+pub(crate) fn mark_all_with(
     layout: &Layout,
     repos: &[Repository],
     blobs: &[Blob],
@@ -210,7 +210,7 @@ fn mark_all_in(
 /// Marks one repository. Without `-m` every revision whose blob exists is
 /// a root; with it only those a tag's `current/link` names (and, with a
 /// grace period, untagged ones written recently).
-pub fn mark_repository(
+pub(crate) fn mark_repository(
     layout: &Layout,
     name: &str,
     blobs: &[Blob],
@@ -302,7 +302,7 @@ pub fn mark_repository(
 /// what an alias link names), every revision directory's digest and what
 /// its link names, and what their readable manifests reference. Nothing of
 /// it is swept and none of its manifests is deleted.
-pub fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> RepoMark {
+pub(crate) fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> RepoMark {
     let layers = digest_dirs(&layout.layers(name)).unwrap_or_default();
     let named = |link: PathBuf| {
         std::fs::read(link)

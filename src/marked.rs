@@ -8,7 +8,7 @@ use crate::mark::find_index;
 use std::collections::HashSet;
 
 /// Marked digests, relative to one sorted blob enumeration.
-pub struct Marked<'a> {
+pub(crate) struct Marked<'a> {
     blobs: &'a [Blob],
     present: Vec<bool>,
     absent: HashSet<Digest>,
@@ -16,7 +16,7 @@ pub struct Marked<'a> {
 
 impl<'a> Marked<'a> {
     /// An empty set over `blobs` (sorted by digest).
-    pub fn new(blobs: &'a [Blob]) -> Self {
+    pub(crate) fn new(blobs: &'a [Blob]) -> Self {
         Marked {
             blobs,
             present: vec![false; blobs.len()],
@@ -25,7 +25,7 @@ impl<'a> Marked<'a> {
     }
 
     /// Marks `d`.
-    pub fn insert(&mut self, d: &Digest) {
+    pub(crate) fn insert(&mut self, d: &Digest) {
         match find_index(self.blobs, d) {
             Some(i) => self.present[i] = true,
             None => {
@@ -35,17 +35,17 @@ impl<'a> Marked<'a> {
     }
 
     /// Whether the blob at position `i` of the enumeration is marked.
-    pub fn has_blob(&self, i: usize) -> bool {
+    pub(crate) fn has_blob(&self, i: usize) -> bool {
         self.present[i]
     }
 
     /// Number of distinct digests marked.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.present.iter().filter(|&&m| m).count() + self.absent.len()
     }
 
     /// Whether nothing is marked.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }

@@ -22,10 +22,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// One metric: name, HELP text and, for a labelled one, the label that
 /// tells its samples apart (besides `command`).
 #[derive(Debug, PartialEq, Eq)]
-pub struct Family {
-    pub name: &'static str,
-    pub help: &'static str,
-    pub label: Option<&'static str>,
+pub(crate) struct Family {
+    pub(crate) name: &'static str,
+    pub(crate) help: &'static str,
+    pub(crate) label: Option<&'static str>,
 }
 
 const fn gauge(name: &'static str, help: &'static str) -> Family {
@@ -36,116 +36,116 @@ const fn gauge(name: &'static str, help: &'static str) -> Family {
     }
 }
 
-pub const START: Family = gauge(
+pub(crate) const START: Family = gauge(
     "registry_gc_last_run_start_timestamp_seconds",
     "When the last run started, in seconds since the Unix epoch.",
 );
-pub const END: Family = gauge(
+pub(crate) const END: Family = gauge(
     "registry_gc_last_run_end_timestamp_seconds",
     "When the last run ended, in seconds since the Unix epoch.",
 );
-pub const DURATION: Family = gauge(
+pub(crate) const DURATION: Family = gauge(
     "registry_gc_last_run_duration_seconds",
     "How long the last run took, from start to end.",
 );
-pub const SUCCESS: Family = gauge(
+pub(crate) const SUCCESS: Family = gauge(
     "registry_gc_last_run_success",
     "1 if the last run exited with status 0, else 0.",
 );
-pub const DRY_RUN: Family = gauge(
+pub(crate) const DRY_RUN: Family = gauge(
     "registry_gc_last_run_dry_run",
     "1 if the last run was a dry run (nothing deleted), else 0.",
 );
-pub const PHASE_DURATION: Family = Family {
+pub(crate) const PHASE_DURATION: Family = Family {
     name: "registry_gc_last_run_phase_duration_seconds",
     help: "How long each phase of the last run took.",
     label: Some("phase"),
 };
-pub const REPOSITORIES: Family = gauge(
+pub(crate) const REPOSITORIES: Family = gauge(
     "registry_gc_last_run_repositories",
     "Repositories the last run found.",
 );
-pub const BLOBS_MARKED: Family = gauge(
+pub(crate) const BLOBS_MARKED: Family = gauge(
     "registry_gc_last_run_blobs_marked",
     "Blobs the last run found referenced.",
 );
-pub const BLOBS_ELIGIBLE: Family = gauge(
+pub(crate) const BLOBS_ELIGIBLE: Family = gauge(
     "registry_gc_last_run_blobs_eligible",
     "Blobs the last run found eligible for deletion.",
 );
-pub const BLOBS_DELETED: Family = gauge(
+pub(crate) const BLOBS_DELETED: Family = gauge(
     "registry_gc_last_run_blobs_deleted",
     "Blobs the last run deleted.",
 );
-pub const MANIFESTS_ELIGIBLE: Family = gauge(
+pub(crate) const MANIFESTS_ELIGIBLE: Family = gauge(
     "registry_gc_last_run_manifests_eligible",
     "Untagged manifests the last run found eligible for deletion (-m).",
 );
-pub const MANIFESTS_DELETED: Family = gauge(
+pub(crate) const MANIFESTS_DELETED: Family = gauge(
     "registry_gc_last_run_manifests_deleted",
     "Untagged manifests the last run deleted (-m).",
 );
-pub const TAG_REFERENCES_DELETED: Family = gauge(
+pub(crate) const TAG_REFERENCES_DELETED: Family = gauge(
     "registry_gc_last_run_tag_references_deleted",
     "Tag index entries of deleted manifests the last run deleted (-m).",
 );
-pub const LAYER_LINKS_ELIGIBLE: Family = gauge(
+pub(crate) const LAYER_LINKS_ELIGIBLE: Family = gauge(
     "registry_gc_last_run_layer_links_eligible",
     "Repository layer links the last run found eligible for deletion.",
 );
-pub const LAYER_LINKS_DELETED: Family = gauge(
+pub(crate) const LAYER_LINKS_DELETED: Family = gauge(
     "registry_gc_last_run_layer_links_deleted",
     "Repository layer links the last run deleted.",
 );
-pub const BLOBS_KEPT_YOUNG: Family = gauge(
+pub(crate) const BLOBS_KEPT_YOUNG: Family = gauge(
     "registry_gc_last_run_blobs_kept_young",
     "Unreferenced blobs the last run kept because of the grace period.",
 );
-pub const MANIFESTS_KEPT_YOUNG: Family = gauge(
+pub(crate) const MANIFESTS_KEPT_YOUNG: Family = gauge(
     "registry_gc_last_run_manifests_kept_young",
     "Untagged manifests the last run kept because of the grace period.",
 );
-pub const KEPT_YOUNG_BYTES: Family = gauge(
+pub(crate) const KEPT_YOUNG_BYTES: Family = gauge(
     "registry_gc_last_run_kept_young_bytes",
     "Size of the blobs the last run kept because of the grace period.",
 );
-pub const RECLAIMABLE_BYTES: Family = gauge(
+pub(crate) const RECLAIMABLE_BYTES: Family = gauge(
     "registry_gc_last_run_reclaimable_bytes",
     "Size of what the last run found eligible for deletion (what a dry run would free).",
 );
-pub const FREED_BYTES: Family = gauge(
+pub(crate) const FREED_BYTES: Family = gauge(
     "registry_gc_last_run_freed_bytes",
     "Size of what the last run deleted.",
 );
-pub const UNREADABLE_FILES: Family = gauge(
+pub(crate) const UNREADABLE_FILES: Family = gauge(
     "registry_gc_last_run_unreadable_files",
     "Files the last run could not read (--keep-going).",
 );
-pub const TAGS_ELIGIBLE: Family = gauge(
+pub(crate) const TAGS_ELIGIBLE: Family = gauge(
     "registry_gc_last_run_tags_eligible",
     "Tags the last run found eligible for deletion.",
 );
-pub const TAGS_DELETED: Family = gauge(
+pub(crate) const TAGS_DELETED: Family = gauge(
     "registry_gc_last_run_tags_deleted",
     "Tags the last run deleted.",
 );
-pub const TAGS_KEPT: Family = gauge(
+pub(crate) const TAGS_KEPT: Family = gauge(
     "registry_gc_last_run_tags_kept",
     "Tags the last run kept, in the repositories its rules select.",
 );
-pub const MANIFESTS_LEFT_UNTAGGED: Family = gauge(
+pub(crate) const MANIFESTS_LEFT_UNTAGGED: Family = gauge(
     "registry_gc_last_run_manifests_left_untagged",
     "Manifests whose last tag the last run deleted (or would delete).",
 );
-pub const UPLOADS_ELIGIBLE: Family = gauge(
+pub(crate) const UPLOADS_ELIGIBLE: Family = gauge(
     "registry_gc_last_run_uploads_eligible",
     "Abandoned uploads the last run found eligible for deletion.",
 );
-pub const UPLOADS_DELETED: Family = gauge(
+pub(crate) const UPLOADS_DELETED: Family = gauge(
     "registry_gc_last_run_uploads_deleted",
     "Abandoned uploads the last run deleted.",
 );
-pub const UPLOADS_KEPT: Family = gauge(
+pub(crate) const UPLOADS_KEPT: Family = gauge(
     "registry_gc_last_run_uploads_kept",
     "Uploads the last run kept because they are younger than --older-than.",
 );
@@ -177,12 +177,12 @@ impl RunMetrics {
     }
 
     /// Sets an unlabelled metric (a later value replaces an earlier one).
-    pub fn set(&mut self, family: &'static Family, value: f64) {
+    pub(crate) fn set(&mut self, family: &'static Family, value: f64) {
         self.put(family, None, value);
     }
 
     /// Sets the sample of a labelled metric whose label is `label`.
-    pub fn set_labelled(&mut self, family: &'static Family, label: &str, value: f64) {
+    pub(crate) fn set_labelled(&mut self, family: &'static Family, label: &str, value: f64) {
         self.put(family, Some(label.to_string()), value);
     }
 
@@ -294,8 +294,8 @@ impl RunMetrics {
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write metrics file {}: {source}", path.display())]
 pub struct MetricsFileError {
-    pub path: PathBuf,
-    pub source: io::Error,
+    pub(crate) path: PathBuf,
+    pub(crate) source: io::Error,
 }
 
 /// The metrics file of a run, opened before the run does anything: a

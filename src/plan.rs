@@ -41,22 +41,22 @@ pub struct ManifestDeletion {
 pub struct RepoPlan {
     pub name: String,
     /// Marked roots, for the `marking` lines.
-    pub roots: Vec<Root>,
+    pub(crate) roots: Vec<Root>,
     /// With `-m`: every tag of the repository, sorted (for the eligible line).
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Manifests to delete, sorted by digest.
     pub manifests: Vec<ManifestDeletion>,
     /// `_layers` links whose blob is gone after the sweep, sorted.
     pub layer_links: Vec<Digest>,
     /// Revisions read during the mark (the re-check looks for others).
-    pub live: HashSet<Digest>,
+    pub(crate) live: HashSet<Digest>,
 }
 
 /// When a phase of the run started and how long it took.
 #[derive(Clone, Debug)]
 pub struct Phase {
     pub name: &'static str,
-    pub started: SystemTime,
+    pub(crate) started: SystemTime,
     pub duration: Duration,
 }
 
@@ -79,40 +79,40 @@ impl Phase {
 /// Everything a run will delete, computed before anything is deleted.
 #[derive(Debug)]
 pub struct Plan {
-    pub options: Options,
+    pub(crate) options: Options,
     /// The planning phases, in order (discovery and enumeration overlap).
-    pub phases: Vec<Phase>,
+    pub(crate) phases: Vec<Phase>,
     /// Repositories in walk order.
     pub repos: Vec<RepoPlan>,
     /// Number of distinct digests marked.
-    pub marked: usize,
+    pub(crate) marked: usize,
     /// Blobs to delete, sorted by digest.
     pub blobs: Vec<Blob>,
     /// When planning started.
-    pub started: SystemTime,
+    pub(crate) started: SystemTime,
     /// Blobs the grace period saved: those a run without it would delete
     /// (young unmarked blobs, and blobs only young untagged manifests reach).
-    pub young_blobs: Vec<Blob>,
+    pub(crate) young_blobs: Vec<Blob>,
     /// Manifests the grace period saved: those `-m` would delete without it
     /// (young untagged revisions, and revisions only they reach).
-    pub young_manifests: usize,
+    pub(crate) young_manifests: usize,
     /// With `--keep-going`: the files that could not be read.
     pub faults: Vec<Fault>,
 }
 
 impl Plan {
     /// Number of (repository, manifest) deletions.
-    pub fn manifest_count(&self) -> usize {
+    pub(crate) fn manifest_count(&self) -> usize {
         self.repos.iter().map(|r| r.manifests.len()).sum()
     }
 
     /// Number of `_layers` links to delete.
-    pub fn layer_link_count(&self) -> usize {
+    pub(crate) fn layer_link_count(&self) -> usize {
         self.repos.iter().map(|r| r.layer_links.len()).sum()
     }
 
     /// Number of paths the sweep deletes (tag references, revisions, blobs, layer links).
-    pub fn deletion_count(&self) -> u64 {
+    pub(crate) fn deletion_count(&self) -> u64 {
         let tag_refs: usize = self
             .repos
             .iter()

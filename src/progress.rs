@@ -12,24 +12,24 @@ static BLOBS: AtomicU64 = AtomicU64::new(0);
 static BAR: OnceLock<ProgressBar> = OnceLock::new();
 
 /// A repository has been marked.
-pub fn repository_marked() {
+pub(crate) fn repository_marked() {
     REPOSITORIES.fetch_add(1, Ordering::Relaxed);
 }
 
 /// `n` more blobs have been listed.
-pub fn blobs_listed(n: u64) {
+pub(crate) fn blobs_listed(n: u64) {
     BLOBS.fetch_add(n, Ordering::Relaxed);
 }
 
 /// One more deletion is done.
-pub fn deleted() {
+pub(crate) fn deleted() {
     if let Some(bar) = BAR.get() {
         bar.inc(1);
     }
 }
 
 /// Runs `f` (which writes to stderr) with the spinner line cleared.
-pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn suspend<R>(f: impl FnOnce() -> R) -> R {
     match BAR.get() {
         Some(bar) => bar.suspend(f),
         None => f(),
@@ -41,7 +41,7 @@ static SWEEPING: AtomicBool = AtomicBool::new(false);
 
 /// The sweep starts: from now on the line shows deletions done against
 /// `total` (the bar's position and length), redrawn at once.
-pub fn sweeping(total: u64) {
+pub(crate) fn sweeping(total: u64) {
     SWEEPING.store(true, Ordering::Relaxed);
     if let Some(bar) = BAR.get() {
         bar.set_length(total);

@@ -275,9 +275,9 @@ pub struct DoomedTag {
     /// The tag name.
     pub tag: String,
     /// The manifest its `current/link` names.
-    pub digest: Digest,
+    pub(crate) digest: Digest,
     /// Modification time of its `current/link`: when it was last pushed.
-    pub pushed: SystemTime,
+    pub(crate) pushed: SystemTime,
     /// How long ago that was, when the plan was made.
     pub age: Duration,
 }
@@ -301,7 +301,7 @@ pub struct RepoPrune {
     /// Tags kept, sorted by name.
     pub kept: Vec<KeptTag>,
     /// Manifests the kept tags name.
-    pub still_tagged: BTreeSet<Digest>,
+    pub(crate) still_tagged: BTreeSet<Digest>,
 }
 
 /// What `prune-tags` deletes; a dry run and a real run compute the same.
@@ -310,7 +310,7 @@ pub struct PrunePlan {
     /// Repositories some rule applies to, in walk order.
     pub repos: Vec<RepoPrune>,
     /// Repositories no rule (or `--repo` glob) selected; not read.
-    pub skipped_repos: usize,
+    pub(crate) skipped_repos: usize,
 }
 
 impl PrunePlan {

@@ -13,7 +13,7 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// Checks a repository name as `reference.WithName` does, with its messages.
-pub fn validate_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn validate_name(name: &str) -> Result<(), &'static str> {
     if name.len() > NAME_TOTAL_LENGTH_MAX {
         return Err("repository name must not be more than 255 characters");
     }

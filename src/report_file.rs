@@ -23,8 +23,8 @@ pub enum ReportFile {
 #[derive(Debug, thiserror::Error)]
 #[error("failed to write report {}: {message}", .path.display())]
 pub struct ReportError {
-    pub path: PathBuf,
-    pub message: String,
+    pub(crate) path: PathBuf,
+    pub(crate) message: String,
 }
 
 impl ReportFile {

@@ -9,82 +9,82 @@ use serde::Serialize;
 use std::time::SystemTime;
 
 /// Version of the document's shape.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// The whole report.
 #[derive(Debug, Serialize)]
 pub struct RunReport {
-    pub schema_version: u32,
+    pub(crate) schema_version: u32,
     /// `registry-gc <version>`.
-    pub tool: String,
-    pub mode: Mode,
+    pub(crate) tool: String,
+    pub(crate) mode: Mode,
     /// RFC 3339, when planning started.
-    pub started: String,
+    pub(crate) started: String,
     /// `completed`, `interrupted`, `failed`, or `unreadable-files` (with `--keep-going`).
-    pub outcome: &'static str,
-    pub error: Option<String>,
-    pub phases: Vec<PhaseReport>,
-    pub counts: Counts,
-    pub bytes: Bytes,
+    pub(crate) outcome: &'static str,
+    pub(crate) error: Option<String>,
+    pub(crate) phases: Vec<PhaseReport>,
+    pub(crate) counts: Counts,
+    pub(crate) bytes: Bytes,
     /// What the re-check before the sweep took out of the plan (real runs).
-    pub recheck: Option<Rescued>,
+    pub(crate) recheck: Option<Rescued>,
     /// Repositories in walk order.
-    pub repositories: Vec<RepoReport>,
+    pub(crate) repositories: Vec<RepoReport>,
     /// With `--keep-going`: the files that could not be read.
-    pub unreadable_files: Vec<String>,
+    pub(crate) unreadable_files: Vec<String>,
 }
 
 /// The flags the run was given.
 #[derive(Debug, Serialize)]
-pub struct Mode {
-    pub dry_run: bool,
-    pub delete_untagged: bool,
-    pub grace_period_seconds: Option<u64>,
-    pub keep_going: bool,
-    pub keep_referrers: bool,
+pub(crate) struct Mode {
+    pub(crate) dry_run: bool,
+    pub(crate) delete_untagged: bool,
+    pub(crate) grace_period_seconds: Option<u64>,
+    pub(crate) keep_going: bool,
+    pub(crate) keep_referrers: bool,
 }
 
 /// One phase of the run.
 #[derive(Debug, Serialize)]
-pub struct PhaseReport {
-    pub name: &'static str,
-    pub started: String,
-    pub seconds: f64,
+pub(crate) struct PhaseReport {
+    pub(crate) name: &'static str,
+    pub(crate) started: String,
+    pub(crate) seconds: f64,
 }
 
 /// What was counted. `*_deleted` are 0 in a dry run.
 #[derive(Debug, Serialize)]
-pub struct Counts {
-    pub repositories: usize,
-    pub manifests_marked: usize,
-    pub blobs_marked: usize,
-    pub blobs_eligible: usize,
-    pub blobs_deleted: u64,
-    pub manifests_eligible: usize,
-    pub manifests_deleted: u64,
-    pub tag_references_deleted: u64,
-    pub layer_links_eligible: usize,
-    pub layer_links_deleted: u64,
-    pub blobs_kept_young: usize,
-    pub manifests_kept_young: usize,
+pub(crate) struct Counts {
+    pub(crate) repositories: usize,
+    pub(crate) manifests_marked: usize,
+    pub(crate) blobs_marked: usize,
+    pub(crate) blobs_eligible: usize,
+    pub(crate) blobs_deleted: u64,
+    pub(crate) manifests_eligible: usize,
+    pub(crate) manifests_deleted: u64,
+    pub(crate) tag_references_deleted: u64,
+    pub(crate) layer_links_eligible: usize,
+    pub(crate) layer_links_deleted: u64,
+    pub(crate) blobs_kept_young: usize,
+    pub(crate) manifests_kept_young: usize,
 }
 
 /// Sizes of blob `data` files.
 #[derive(Debug, Serialize)]
-pub struct Bytes {
-    pub eligible: u64,
-    pub freed: u64,
-    pub kept_young: u64,
+pub(crate) struct Bytes {
+    pub(crate) eligible: u64,
+    pub(crate) freed: u64,
+    pub(crate) kept_young: u64,
 }
 
 /// One repository's part of the run.
 #[derive(Debug, Serialize)]
-pub struct RepoReport {
-    pub name: String,
-    pub manifests_eligible: usize,
-    pub manifests_deleted: u64,
-    pub layer_links_eligible: usize,
-    pub layer_links_deleted: u64,
+pub(crate) struct RepoReport {
+    pub(crate) name: String,
+    pub(crate) manifests_eligible: usize,
+    pub(crate) manifests_deleted: u64,
+    pub(crate) layer_links_eligible: usize,
+    pub(crate) layer_links_deleted: u64,
 }
 
 fn rfc3339(t: SystemTime) -> String {

@@ -17,7 +17,7 @@ const BATCH: usize = 1024;
 
 /// Test hook: abort the process after this many deletions, to check that
 /// a crash at any point loses nothing (see `tests/crash.rs`).
-pub const CRASH_AFTER_ENV: &str = "RGC_TEST_CRASH_AFTER";
+pub(crate) const CRASH_AFTER_ENV: &str = "RGC_TEST_CRASH_AFTER";
 
 /// What a real run deleted.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -28,14 +28,14 @@ pub struct Applied {
     pub blob_bytes: u64,
     pub layer_links: u64,
     /// Per repository of the plan (same order): manifests and layer links deleted.
-    pub per_repo: Vec<RepoApplied>,
+    pub(crate) per_repo: Vec<RepoApplied>,
 }
 
 /// What a real run deleted in one repository.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct RepoApplied {
-    pub manifests: u64,
-    pub layer_links: u64,
+pub(crate) struct RepoApplied {
+    pub(crate) manifests: u64,
+    pub(crate) layer_links: u64,
 }
 
 /// Counts deletions, stops on a signal, and hosts the crash hook.

@@ -9,13 +9,13 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// A small store written by hand.
-pub struct Store {
+pub(crate) struct Store {
     _dir: tempfile::TempDir,
-    pub layout: Layout,
+    pub(crate) layout: Layout,
 }
 
 impl Store {
-    pub fn new() -> Store {
+    pub(crate) fn new() -> Store {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path());
         fs::create_dir_all(layout.repositories()).unwrap();
@@ -23,20 +23,20 @@ impl Store {
         Store { _dir: dir, layout }
     }
 
-    pub fn blob(&self, content: &[u8]) -> Digest {
+    pub(crate) fn blob(&self, content: &[u8]) -> Digest {
         let d = Digest::sha256_of(content);
         fs::create_dir_all(self.layout.blob_dir(&d)).unwrap();
         fs::write(self.layout.blob_data(&d), content).unwrap();
         d
     }
 
-    pub fn link(&self, path: std::path::PathBuf, d: &Digest) {
+    pub(crate) fn link(&self, path: std::path::PathBuf, d: &Digest) {
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, d.to_string()).unwrap();
     }
 
     /// An OCI image with a config and `layers` (by content), linked in `repo`.
-    pub fn image(&self, repo: &str, layers: &[&str]) -> Digest {
+    pub(crate) fn image(&self, repo: &str, layers: &[&str]) -> Digest {
         let config = self.blob(format!("config of {layers:?}").as_bytes());
         let layer_digests: Vec<Digest> = layers.iter().map(|l| self.blob(l.as_bytes())).collect();
         for d in std::iter::once(&config).chain(&layer_digests) {
@@ -60,7 +60,7 @@ impl Store {
 
     /// An OCI artifact whose `subject` is `subject` (a signature, an SBOM)
     /// and whose one layer is `payload`, with a revision in `repo`.
-    pub fn referrer(&self, repo: &str, subject: &Digest, payload: &str) -> Digest {
+    pub(crate) fn referrer(&self, repo: &str, subject: &Digest, payload: &str) -> Digest {
         let config = self.blob(b"{}");
         let layer = self.blob(payload.as_bytes());
         for d in [&config, &layer] {
@@ -78,7 +78,7 @@ impl Store {
     }
 
     /// An OCI index over `children`, with a revision in `repo`.
-    pub fn index(&self, repo: &str, children: &[&Digest]) -> Digest {
+    pub(crate) fn index(&self, repo: &str, children: &[&Digest]) -> Digest {
         let list: Vec<String> = children
             .iter()
             .map(|d| format!(r#"{{"digest":"{d}"}}"#))
@@ -96,12 +96,12 @@ impl Store {
     }
 
     /// Points `tag` at `d`, keeping the tag's history in `index/`.
-    pub fn tag(&self, repo: &str, tag: &str, d: &Digest) {
+    pub(crate) fn tag(&self, repo: &str, tag: &str, d: &Digest) {
         self.link(self.layout.tag_current_link(repo, tag), d);
         self.link(self.layout.tag_index_entry(repo, tag, d).join("link"), d);
     }
 
-    pub fn plan(&self, delete_untagged: bool) -> Plan {
+    pub(crate) fn plan(&self, delete_untagged: bool) -> Plan {
         plan(
             &self.layout,
             Options {
@@ -113,7 +113,7 @@ impl Store {
     }
 
     /// Every file below the store, relative to `v2/`.
-    pub fn files(&self) -> std::collections::BTreeSet<String> {
+    pub(crate) fn files(&self) -> std::collections::BTreeSet<String> {
         walkdir::WalkDir::new(self.layout.v2())
             .into_iter()
             .map(|e| e.unwrap())
@@ -132,7 +132,7 @@ impl Store {
 /// `depth` directories named `d`, each inside the previous, below `dir`,
 /// made and removed with `mkdirat`/`openat`/`unlinkat` since their paths
 /// outgrow `PATH_MAX`. Removed on drop.
-pub struct DeepTree {
+pub(crate) struct DeepTree {
     top: PathBuf,
     depth: usize,
 }
@@ -155,7 +155,7 @@ fn open_dir_at(fd: &OwnedFd, name: &std::ffi::CStr) -> OwnedFd {
 }
 
 impl DeepTree {
-    pub fn new(dir: &Path, depth: usize) -> DeepTree {
+    pub(crate) fn new(dir: &Path, depth: usize) -> DeepTree {
         let mut fd: OwnedFd = fs::File::open(dir).unwrap().into();
         for _ in 0..depth {
             // SAFETY: `D` is NUL-terminated.

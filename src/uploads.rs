@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// The registry's own purger's default age: 168h (one week).
-pub const DEFAULT_AGE: Duration = Duration::from_secs(168 * 3600);
+pub(crate) const DEFAULT_AGE: Duration = Duration::from_secs(168 * 3600);
 
 /// Where an upload's start time came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct Upload {
     /// Directory name under `_uploads/` (a UUID when the registry made it).
     pub uuid: String,
     /// When it started (see [`StartedFrom`]).
-    pub started: SystemTime,
+    pub(crate) started: SystemTime,
     /// Where `started` came from.
     pub from: StartedFrom,
     /// How long ago it started, when the plan was made.
@@ -146,7 +146,7 @@ fn read_started_at(path: &Path) -> Result<Option<SystemTime>, Fault> {
 
 /// Parses an RFC3339 time as Go's `time.RFC3339` writes it, with `Z` or a
 /// numeric offset (`2024-05-01T12:00:00+02:00`).
-pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     let split = text.len().checked_sub(6)?;
     let (base, offset) = match text.get(split..).map(str::as_bytes) {
         Some([sign @ (b'+' | b'-'), h1, h2, b':', m1, m2])

@@ -47,7 +47,7 @@ const ROOT: Shape = Shape::Struct(&[
 /// Applies every `REGISTRY_*` variable of `vars` to `doc`. Returns the
 /// warnings for names that match no configuration field, or an error
 /// for a value that is not YAML.
-pub fn apply(doc: &mut Value, vars: &[(String, String)]) -> Result<Vec<String>, String> {
+pub(crate) fn apply(doc: &mut Value, vars: &[(String, String)]) -> Result<Vec<String>, String> {
     let mut vars: Vec<&(String, String)> =
         vars.iter().filter(|(k, _)| k.starts_with(PREFIX)).collect();
     vars.sort();

@@ -16,7 +16,7 @@ const OTHER_DRIVERS: [&str; 8] = [
     "s3", "s3-aws", "gcs", "azure", "swift", "oss", "inmemory", "cos",
 ];
 /// Upstream's default `rootdirectory`.
-pub const DEFAULT_ROOT: &str = "/var/lib/registry";
+pub(crate) const DEFAULT_ROOT: &str = "/var/lib/registry";
 const DEFAULT_MAX_THREADS: u64 = 100;
 const MIN_MAX_THREADS: u64 = 25;
 
@@ -36,7 +36,7 @@ pub enum ConfigError {
 
 /// Log verbosity, as `log.level`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
+pub(crate) enum LogLevel {
     Error,
     Warn,
     Info,
@@ -45,7 +45,7 @@ pub enum LogLevel {
 
 /// How log lines are written, as `log.formatter`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
     Logstash,
@@ -54,10 +54,10 @@ pub enum LogFormat {
 /// The `log` settings that shape stderr.
 #[derive(Clone, Debug)]
 pub struct LogConfig {
-    pub level: LogLevel,
-    pub format: LogFormat,
+    pub(crate) level: LogLevel,
+    pub(crate) format: LogFormat,
     /// `log.fields`, added to every line.
-    pub fields: BTreeMap<String, String>,
+    pub(crate) fields: BTreeMap<String, String>,
 }
 
 /// What registry-gc takes from the configuration.

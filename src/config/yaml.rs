@@ -21,26 +21,26 @@ const MERGED: [&str; 2] = ["log", "log.fields"];
 
 /// A key given more than once in one mapping.
 #[derive(Debug, PartialEq)]
-pub struct Duplicate {
+pub(crate) struct Duplicate {
     /// Dotted path of the key (`storage.filesystem.rootdirectory`).
-    pub key: String,
+    pub(crate) key: String,
     /// 1-based line of the repeated (winning) occurrence, when found.
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
 }
 
 /// A parsed configuration document.
 #[derive(Debug)]
-pub struct Parsed {
+pub(crate) struct Parsed {
     /// The document, last values winning.
-    pub doc: Value,
+    pub(crate) doc: Value,
     /// Keys repeated in one mapping, in document order.
-    pub duplicates: Vec<Duplicate>,
+    pub(crate) duplicates: Vec<Duplicate>,
     /// Every value a later one replaced, with its dotted path.
-    pub replaced: Vec<(String, Value)>,
+    pub(crate) replaced: Vec<(String, Value)>,
 }
 
 /// Parses `text`. `version` is kept as the text written (`0.10` is not `0.1`).
-pub fn parse(text: &str) -> Result<Parsed, serde_yaml::Error> {
+pub(crate) fn parse(text: &str) -> Result<Parsed, serde_yaml::Error> {
     let state = State::default();
     let de = serde_yaml::Deserializer::from_str(text);
     let doc = Node {

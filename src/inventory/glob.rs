@@ -13,7 +13,7 @@ impl Glob {
     }
 
     /// Whether `name` matches the whole pattern.
-    pub fn matches(&self, name: &str) -> bool {
+    pub(crate) fn matches(&self, name: &str) -> bool {
         matches(self.0.as_bytes(), name.as_bytes())
     }
 }

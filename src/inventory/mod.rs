@@ -25,9 +25,9 @@ use std::time::SystemTime;
 
 /// A number of distinct blobs and the bytes of their `data` files.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Usage {
-    pub blobs: u64,
-    pub bytes: u64,
+pub(crate) struct Usage {
+    pub(crate) blobs: u64,
+    pub(crate) bytes: u64,
 }
 
 impl Usage {
@@ -44,63 +44,63 @@ impl Usage {
 
 /// One tag of a repository (listed with `--tags`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tag {
-    pub name: String,
+pub(crate) struct Tag {
+    pub(crate) name: String,
     /// What `current/link` names; `None` if the tag has no current link.
-    pub digest: Option<Digest>,
+    pub(crate) digest: Option<Digest>,
     /// Modification time of `current/link`: when the tag was last pushed.
-    pub pushed: Option<SystemTime>,
+    pub(crate) pushed: Option<SystemTime>,
     /// Bytes of the blobs its manifest reaches, the manifest included;
     /// `None` if the manifest is not a live revision of the repository.
-    pub bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
 }
 
 /// What one repository uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RepoInventory {
-    pub name: String,
+pub(crate) struct RepoInventory {
+    pub(crate) name: String,
     /// Tag directories.
-    pub tag_count: usize,
+    pub(crate) tag_count: usize,
     /// Live revisions (link parses, blob exists) some tag reaches.
-    pub tagged_manifests: usize,
+    pub(crate) tagged_manifests: usize,
     /// Live revisions no tag reaches (what `-m` deletes).
-    pub untagged_manifests: usize,
+    pub(crate) untagged_manifests: usize,
     /// Blobs its revisions reach (every revision a root, as a plain GC marks).
-    pub referenced: Usage,
+    pub(crate) referenced: Usage,
     /// Of `referenced`, the blobs no other repository references.
-    pub unique: Usage,
+    pub(crate) unique: Usage,
     /// Of `referenced`, the blobs its tags reach.
-    pub tagged: Usage,
+    pub(crate) tagged: Usage,
     /// Digests it references that have no blob in the store.
-    pub missing_blobs: u64,
+    pub(crate) missing_blobs: u64,
     /// Its tags sorted by name; empty unless asked for.
-    pub tags: Vec<Tag>,
+    pub(crate) tags: Vec<Tag>,
 }
 
 /// Store-wide totals; each blob is in exactly one of `tagged`,
 /// `untagged_only` and `orphan`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StoreTotals {
+pub(crate) struct StoreTotals {
     /// Every repository of the store (whatever the filter).
-    pub repositories: usize,
+    pub(crate) repositories: usize,
     /// Every blob of the store.
-    pub total: Usage,
+    pub(crate) total: Usage,
     /// Blobs some tag reaches: what `garbage-collect -m` keeps.
-    pub tagged: Usage,
+    pub(crate) tagged: Usage,
     /// Blobs only untagged manifests reach: what `-m` frees on top of a plain GC.
-    pub untagged_only: Usage,
+    pub(crate) untagged_only: Usage,
     /// Blobs no revision reaches: what a plain `garbage-collect` frees.
-    pub orphan: Usage,
+    pub(crate) orphan: Usage,
     /// Distinct digests referenced that have no blob in the store.
-    pub missing_blobs: u64,
+    pub(crate) missing_blobs: u64,
 }
 
 /// The whole inventory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inventory {
     /// Selected repositories, by referenced bytes descending, then name.
-    pub repos: Vec<RepoInventory>,
-    pub store: StoreTotals,
+    pub(crate) repos: Vec<RepoInventory>,
+    pub(crate) store: StoreTotals,
     /// With `keep_going`: the files that could not be read. What they might
     /// reference counts as referenced, as `garbage-collect --keep-going`
     /// keeps it.
