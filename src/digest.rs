@@ -111,6 +111,7 @@ impl Digest {
     }
 
     /// Digest of `content` with sha256.
+    #[cfg(test)]
     pub(crate) fn sha256_of(content: &[u8]) -> Digest {
         use sha2::Digest as _;
         Digest::Sha256(sha2::Sha256::digest(content).into())

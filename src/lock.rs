@@ -5,7 +5,7 @@
 use crate::error::Fault;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Name of the lock file in the rootdirectory.
 pub(crate) const LOCK_FILE: &str = "registry-gc.lock";
@@ -14,7 +14,6 @@ pub(crate) const LOCK_FILE: &str = "registry-gc.lock";
 #[derive(Debug)]
 pub struct StoreLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl StoreLock {
@@ -50,12 +49,7 @@ impl StoreLock {
             .and_then(|_| file.rewind())
             .and_then(|_| write!(file, "{}", std::process::id()))
             .map_err(|e| Fault::io("write lock", &path, &e))?;
-        Ok(StoreLock { _file: file, path })
-    }
-
-    /// Path of the lock file.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
+        Ok(StoreLock { _file: file })
     }
 }
 

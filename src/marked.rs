@@ -43,11 +43,6 @@ impl<'a> Marked<'a> {
     pub(crate) fn len(&self) -> usize {
         self.present.iter().filter(|&&m| m).count() + self.absent.len()
     }
-
-    /// Whether nothing is marked.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 #[cfg(test)]
@@ -68,7 +63,7 @@ mod tests {
         let mut blobs: Vec<Blob> = (0..10).map(blob).collect();
         blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
         let mut m = Marked::new(&blobs);
-        assert!(m.is_empty());
+        assert_eq!(m.len(), 0);
         let missing = Digest::sha256_of(b"missing");
         for d in [
             &blobs[3].digest,

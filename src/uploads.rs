@@ -14,9 +14,6 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// The registry's own purger's default age: 168h (one week).
-pub(crate) const DEFAULT_AGE: Duration = Duration::from_secs(168 * 3600);
-
 /// Where an upload's start time came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StartedFrom {
@@ -34,9 +31,7 @@ pub struct Upload {
     pub repo: String,
     /// Directory name under `_uploads/` (a UUID when the registry made it).
     pub uuid: String,
-    /// When it started (see [`StartedFrom`]).
-    pub(crate) started: SystemTime,
-    /// Where `started` came from.
+    /// Where its start time came from.
     pub from: StartedFrom,
     /// How long ago it started, when the plan was made.
     pub age: Duration,
@@ -122,7 +117,6 @@ fn read_uploads(layout: &Layout, repo: &str, now: SystemTime) -> Result<Vec<Uplo
         out.push(Upload {
             repo: repo.to_string(),
             uuid,
-            started,
             from,
             age: now.duration_since(started).unwrap_or(Duration::ZERO),
             bytes: size_of(&path, 0)?,
@@ -239,6 +233,9 @@ pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<(usize, u64), PurgeEr
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    /// The registry's own purger's default age (and `--older-than`'s): 168h.
+    const DEFAULT_AGE: Duration = Duration::from_secs(168 * 3600);
 
     #[test]
     fn startedat_as_go_writes_it() {
