@@ -25,7 +25,7 @@ static THREAD_CAP: AtomicU64 = AtomicU64::new(u64::MAX);
 /// on concurrent filesystem calls. Takes effect when called before the
 /// pool's first use (the commands call it on loading the configuration).
 /// `maxthreads` is at least 25, so it only lowers an `RGC_IO_THREADS` above
-/// that; the default of [`IO_THREADS`] is already below it.
+/// that; the default of 16 (`IO_THREADS`) is already below it.
 pub fn cap_io_threads(max_threads: u64) {
     THREAD_CAP.store(max_threads, Ordering::Relaxed);
 }

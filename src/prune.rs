@@ -1,6 +1,6 @@
 //! Tag retention (`prune-tags`): which tags to delete, computed from the
 //! store and the rules as one [`PrunePlan`], then applied tag by tag through
-//! [`delete::remove`]. Deleting a tag removes only its
+//! `delete::remove`. Deleting a tag removes only its
 //! `_manifests/tags/<tag>/` directory, as the registry's own tag delete does:
 //! other tags on the same manifest stay, and manifests are left for
 //! `garbage-collect -m`.
@@ -433,7 +433,7 @@ fn read_current(
     Ok(current.and_then(|(d, pushed)| Some((d, pushed?))))
 }
 
-/// Applies a plan: deletes each tag directory through [`delete::remove`],
+/// Applies a plan: deletes each tag directory through `delete::remove`,
 /// logging it first. A tag whose `current/link` changed since the plan was
 /// made (pushed again) is left alone with a warning. Returns the plan of
 /// what was done: such tags move to `kept`.

@@ -1,6 +1,6 @@
 //! `purge-uploads`: abandoned uploads under `repositories/<r>/_uploads/<uuid>/`,
 //! as the registry's own upload purger finds them (age from `startedat`),
-//! deleted through [`delete::remove`].
+//! deleted through `delete::remove`.
 
 use crate::delete::{self, Target};
 use crate::discover;
@@ -204,7 +204,7 @@ fn size_of(dir: &Path, depth: usize) -> Result<u64, Fault> {
     Ok(total)
 }
 
-/// Deletes the plan's uploads through [`delete::remove`], logging each one
+/// Deletes the plan's uploads through `delete::remove`, logging each one
 /// first. Returns how many were deleted and their bytes (an upload already
 /// gone is not counted).
 pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<(usize, u64), PurgeError> {
