@@ -117,7 +117,11 @@ pub(crate) fn names_another_digest(named: &Digest, link: &Path) -> Fault {
 /// and writes an alias link `_layers/<alg>/<hex>/link` naming it, through
 /// which it serves the blob. `None` for a sha256 reference or without an
 /// alias link.
-pub(crate) fn resolve_alias(layout: &Layout, repo: &str, d: &Digest) -> Result<Option<Digest>, Fault> {
+pub(crate) fn resolve_alias(
+    layout: &Layout,
+    repo: &str,
+    d: &Digest,
+) -> Result<Option<Digest>, Fault> {
     if d.algorithm() == Algorithm::Sha256 {
         return Ok(None);
     }
@@ -137,7 +141,11 @@ pub(crate) fn resolve_alias(layout: &Layout, repo: &str, d: &Digest) -> Result<O
 
 /// Marks, right after each non-canonical reference, the stored digest its
 /// alias link names (see [`resolve_alias`]).
-pub(crate) fn resolve_aliases(layout: &Layout, repo: &str, roots: &mut [Root]) -> Result<(), Fault> {
+pub(crate) fn resolve_aliases(
+    layout: &Layout,
+    repo: &str,
+    roots: &mut [Root],
+) -> Result<(), Fault> {
     let mut resolved: HashSet<Digest> = HashSet::new();
     for root in roots {
         if root

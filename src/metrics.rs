@@ -5,8 +5,8 @@
 //! `registry_gc_last_run_...` (no `_total`: they are not counters), labelled
 //! with the subcommand (`command="garbage-collect"`), so the files of
 //! several subcommands can sit in one textfile directory. A metric is a
-//! [`Family`]: a new one (for example requests to object storage, labelled
-//! by operation) is a constant here and a [`RunMetrics::set_labelled`] call.
+//! `Family`: a new one (for example requests to object storage, labelled
+//! by operation) is a constant here and a `RunMetrics::set_labelled` call.
 
 use crate::prune::PrunePlan;
 use crate::run_report::RunReport;
