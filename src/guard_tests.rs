@@ -438,3 +438,32 @@ fn uploads_planning_refuses_what_it_cannot_read_and_keeps_the_boundary() {
     symlink(outside.path().join("t"), upload.join("startedat")).unwrap();
     refuses(&upload.join("startedat"), "symbolic link inside the store");
 }
+
+#[test]
+fn an_upload_whose_startedat_cannot_be_stat_aborts_the_plan() {
+    use crate::layout::Layout;
+    use crate::uploads::{plan as uploads_plan, PurgeError};
+    // lstat of `startedat` fails with ENAMETOOLONG (even as root): its path
+    // is just over PATH_MAX while the upload's directory is just under it.
+    // Only "not found" may mean "no startedat"; anything else aborts.
+    let dir = tempfile::tempdir().unwrap();
+    let mut root = dir.path().to_path_buf();
+    while Layout::new(&root).uploads("a").as_os_str().len() < 3850 {
+        root.push("r".repeat(200));
+    }
+    let layout = Layout::new(&root);
+    fs::create_dir_all(layout.repositories().join("a/_manifests")).unwrap();
+    fs::create_dir_all(layout.blobs()).unwrap();
+    let short = layout.upload_dir("a", "").as_os_str().len();
+    let upload = layout.upload_dir("a", &"u".repeat(4090 - short));
+    assert_eq!(upload.as_os_str().len(), 4090);
+    fs::create_dir_all(&upload).unwrap();
+    let startedat = upload.join("startedat");
+    match uploads_plan(&layout, HOUR, SystemTime::now()) {
+        Err(PurgeError::Read(f)) => {
+            assert_eq!(f.path, startedat, "{f}");
+            assert!(f.message.contains("file name too long"), "{f}");
+        }
+        other => panic!("expected a read fault, got {other:?}"),
+    }
+}
