@@ -467,3 +467,34 @@ fn an_upload_whose_startedat_cannot_be_stat_aborts_the_plan() {
         other => panic!("expected a read fault, got {other:?}"),
     }
 }
+
+#[test]
+fn a_tag_pushed_again_between_prune_plan_and_apply_stays_and_is_not_reported_deleted() {
+    use crate::prune::{apply, plan as prune_plan, KeepReason, Policy, Rules};
+    let s = Store::new();
+    let (one, two) = (s.image("a", &["one"]), s.image("a", &["two"]));
+    let long_ago = SystemTime::now() - 48 * HOUR;
+    for tag in ["x", "y", "z"] {
+        s.tag("a", tag, &one);
+        set_mtime(&s.layout.tag_current_link("a", tag), long_ago);
+    }
+    let policy = Policy::all(Rules::new(Some(HOUR), None, vec![], None).unwrap());
+    let p = prune_plan(&s.layout, &policy, &[], SystemTime::now()).unwrap();
+    assert_eq!(p.delete_count(), 3);
+    s.tag("a", "y", &two);
+    let done = apply(&s.layout, &p).unwrap();
+    let r = &done.repos[0];
+    let deleted: Vec<&str> = r.delete.iter().map(|t| t.tag.as_str()).collect();
+    assert_eq!(deleted, ["x", "z"]);
+    assert_eq!(r.kept.len(), 1);
+    assert_eq!(
+        (r.kept[0].tag.as_str(), &r.kept[0].reason),
+        ("y", &KeepReason::Changed)
+    );
+    assert!(
+        done.untagged().is_empty(),
+        "y still names {two}, and one was {one}"
+    );
+    assert!(s.layout.tag_current_link("a", "y").is_file());
+    assert!(!s.layout.tag_current_link("a", "x").exists());
+}
