@@ -491,10 +491,6 @@ fn a_tag_pushed_again_between_prune_plan_and_apply_stays_and_is_not_reported_del
         (r.kept[0].tag.as_str(), &r.kept[0].reason),
         ("y", &KeepReason::Changed)
     );
-    assert!(
-        done.untagged().is_empty(),
-        "y still names {two}, and one was {one}"
-    );
     assert!(s.layout.tag_current_link("a", "y").is_file());
     assert!(!s.layout.tag_current_link("a", "x").exists());
 }
