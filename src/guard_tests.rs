@@ -494,3 +494,13 @@ fn a_tag_pushed_again_between_prune_plan_and_apply_stays_and_is_not_reported_del
     assert!(s.layout.tag_current_link("a", "y").is_file());
     assert!(!s.layout.tag_current_link("a", "x").exists());
 }
+
+#[test]
+fn a_file_where_the_mark_walks_a_directory_aborts_the_plan() {
+    // Listing it fails with ENOTDIR: only "not found" may mean "empty".
+    let (s, _, _) = store();
+    let tags = s.layout.tags("a");
+    fs::rename(&tags, s.layout.repositories().join("moved")).unwrap();
+    fs::write(&tags, "").unwrap();
+    assert_plan_refuses(&s, options(true, None), &tags, "not a directory");
+}
