@@ -214,6 +214,53 @@ mod tests {
     }
 
     #[test]
+    fn stat_at_agrees_with_lstat() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "12345").unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        std::os::unix::fs::symlink("f", dir.path().join("l")).unwrap();
+        let top = fs::File::open(dir.path()).unwrap();
+        let stat = |name: &CStr| stat_at(&top, name).unwrap();
+        assert_eq!(stat(c"d").unwrap().kind, Kind::Dir);
+        assert_eq!(stat(c"l").unwrap().kind, Kind::Symlink);
+        assert!(stat(c"none").is_none());
+        let mut fifo = dir.path().join("p").into_os_string().into_encoded_bytes();
+        fifo.push(0);
+        // SAFETY: `fifo` is NUL-terminated.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr().cast(), 0o600) }, 0);
+        assert_eq!(stat(c"p").unwrap().kind, Kind::Other);
+        assert_eq!(
+            stat_at(&fs::File::open(&file).unwrap(), c"x")
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotADirectory
+        );
+        // Modification times with nanoseconds, after and before 1970.
+        for (secs, nanos, after) in [(1_700_000_000, 123_456_789, true), (5, 300_000_000, false)] {
+            let d = Duration::new(secs, nanos);
+            let when = if after {
+                SystemTime::UNIX_EPOCH + d
+            } else {
+                SystemTime::UNIX_EPOCH - d
+            };
+            fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            let st = stat(c"f").unwrap();
+            assert_eq!((st.kind, st.size), (Kind::File, 5));
+            assert_eq!(st.modified, when);
+            assert_eq!(
+                st.modified,
+                fs::symlink_metadata(&file).unwrap().modified().unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn maxthreads_caps_the_io_pool() {
         assert_eq!(io_threads(None, u64::MAX), IO_THREADS);
         assert_eq!(io_threads(None, 100), IO_THREADS);
