@@ -439,21 +439,29 @@ fn uploads_planning_refuses_what_it_cannot_read_and_keeps_the_boundary() {
     refuses(&upload.join("startedat"), "symbolic link inside the store");
 }
 
+/// An empty store whose repository `a` is at a path over 3850 bytes long:
+/// a few more components take it over PATH_MAX (4096), where every system
+/// call fails with ENAMETOOLONG, even as root.
+fn long_store(dir: &Path) -> crate::layout::Layout {
+    use crate::layout::Layout;
+    let mut root = dir.to_path_buf();
+    while Layout::new(&root).tags("a").as_os_str().len() < 3850 {
+        root.push("r".repeat(200));
+    }
+    let layout = Layout::new(&root);
+    fs::create_dir_all(layout.tags("a")).unwrap();
+    fs::create_dir_all(layout.blobs()).unwrap();
+    layout
+}
+
 #[test]
 fn an_upload_whose_startedat_cannot_be_stat_aborts_the_plan() {
-    use crate::layout::Layout;
     use crate::uploads::{plan as uploads_plan, PurgeError};
     // lstat of `startedat` fails with ENAMETOOLONG (even as root): its path
     // is just over PATH_MAX while the upload's directory is just under it.
     // Only "not found" may mean "no startedat"; anything else aborts.
     let dir = tempfile::tempdir().unwrap();
-    let mut root = dir.path().to_path_buf();
-    while Layout::new(&root).uploads("a").as_os_str().len() < 3850 {
-        root.push("r".repeat(200));
-    }
-    let layout = Layout::new(&root);
-    fs::create_dir_all(layout.repositories().join("a/_manifests")).unwrap();
-    fs::create_dir_all(layout.blobs()).unwrap();
+    let layout = long_store(dir.path());
     let short = layout.upload_dir("a", "").as_os_str().len();
     let upload = layout.upload_dir("a", &"u".repeat(4090 - short));
     assert_eq!(upload.as_os_str().len(), 4090);
@@ -503,4 +511,38 @@ fn a_file_where_the_mark_walks_a_directory_aborts_the_plan() {
     fs::rename(&tags, s.layout.repositories().join("moved")).unwrap();
     fs::write(&tags, "").unwrap();
     assert_plan_refuses(&s, options(true, None), &tags, "not a directory");
+}
+
+#[test]
+fn a_tag_whose_current_link_cannot_be_stat_aborts_the_plan() {
+    // `tags/<tag>/index` is just under PATH_MAX, `tags/<tag>/current` just
+    // over: only "not found" may mean "no current link" (the tag's manifest
+    // would lose its tag, and -m would delete it). Tags are read only with -m.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = long_store(dir.path());
+    let short = layout.tag_dir("a", "").as_os_str().len();
+    let tag = "t".repeat(4088 - short);
+    let tag_dir = layout.tag_dir("a", &tag);
+    assert_eq!(tag_dir.join("index").as_os_str().len(), 4094);
+    fs::create_dir(&tag_dir).unwrap();
+    let current = layout.tag_current_link("a", &tag);
+    match plan(&layout, options(true, None)) {
+        Err(GcError::Mark(f)) => {
+            assert_eq!(f.path, current.parent().unwrap(), "{f}");
+            assert!(f.message.contains("file name too long"), "{f}");
+        }
+        other => panic!("expected a mark fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_tag_without_current_link_and_an_index_child_outside_the_repository_are_fine() {
+    let (s, tagged, _) = store();
+    fs::create_dir_all(s.layout.tag_index("a", "bare")).unwrap();
+    let elsewhere = Digest::sha256_of(b"a manifest of another repository");
+    let index = s.index("a", &[&tagged, &elsewhere]);
+    s.tag("a", "i", &index);
+    let p = s.plan(true);
+    assert_eq!(p.manifest_count(), 1, "the untagged image");
+    assert!(p.faults.is_empty());
 }
