@@ -211,6 +211,11 @@ mod tests {
         assert_eq!(fault, symlink_fault(&link));
         assert_eq!(read_optional(&dir.path().join("none")).unwrap(), None);
         assert_eq!(read_optional(&outside).unwrap().unwrap(), b"sha256:x");
+        // Any other failure is an error of its own, neither absence nor a symlink.
+        let below_a_file = outside.join("link");
+        let fault = read_optional(&below_a_file).unwrap_err();
+        assert_eq!(fault.path, below_a_file);
+        assert!(fault.message.contains("not a directory"), "{fault}");
     }
 
     #[test]
