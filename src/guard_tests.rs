@@ -287,6 +287,11 @@ fn a_broken_repository_under_keep_going_keeps_all_it_may_reference() {
         .join("link");
     s.link(bad.clone(), &untagged);
     fs::write(&bad, "not a digest").unwrap();
+    // A sha512 upload: the blob is stored under its sha256 digest, only the
+    // alias link names it.
+    let aliased = s.blob(b"b aliased");
+    let sha512 = Digest::parse(&format!("sha512:{}", "5".repeat(128))).unwrap();
+    s.link(s.layout.layer_link("b", &sha512), &aliased);
     let options = Options {
         keep_going: true,
         ..options(true, None)
@@ -309,6 +314,11 @@ fn a_broken_repository_under_keep_going_keeps_all_it_may_reference() {
         }
     }
     assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
+    assert!(!doomed.contains(&&aliased));
+    // The re-check does not read the broken repository's revisions again.
+    let mut p = p;
+    let rescued = crate::recheck::recheck(&s.layout, &mut p).unwrap();
+    assert_eq!((rescued.roots, rescued.manifests, rescued.blobs), (0, 0, 0));
 }
 
 #[test]
@@ -547,4 +557,40 @@ fn a_tag_without_current_link_and_an_index_child_outside_the_repository_are_fine
     let p = s.plan(true);
     assert_eq!(p.manifest_count(), 1, "the untagged image");
     assert!(p.faults.is_empty());
+}
+
+#[test]
+fn referrers_go_with_m_and_stay_with_keep_referrers() {
+    let s = Store::new();
+    let tagged = s.image("r", &["tagged"]);
+    s.tag("r", "v1", &tagged);
+    let signature = s.referrer("r", &tagged, "signature");
+    let countersignature = s.referrer("r", &signature, "countersignature");
+    let untagged = s.image("r", &["untagged"]);
+    let its_signature = s.referrer("r", &untagged, "its signature");
+    let planned = |keep_referrers: bool| {
+        let options = Options {
+            keep_referrers,
+            ..options(true, None)
+        };
+        let p = plan(&s.layout, options).unwrap();
+        let mut doomed: Vec<Digest> = p.repos[0]
+            .manifests
+            .iter()
+            .map(|m| m.digest.clone())
+            .collect();
+        doomed.sort();
+        doomed
+    };
+    let mut all = vec![
+        signature,
+        countersignature,
+        untagged.clone(),
+        its_signature.clone(),
+    ];
+    all.sort();
+    assert_eq!(planned(false), all);
+    let mut unrelated = vec![untagged, its_signature];
+    unrelated.sort();
+    assert_eq!(planned(true), unrelated);
 }
