@@ -594,3 +594,20 @@ fn referrers_go_with_m_and_stay_with_keep_referrers() {
     unrelated.sort();
     assert_eq!(planned(true), unrelated);
 }
+
+#[test]
+fn an_alias_link_dangles_only_if_the_blob_it_names_is_gone() {
+    let s = Store::new();
+    let m = s.image("a", &["x"]);
+    s.tag("a", "t", &m);
+    let sha512 = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
+    let (to_nothing, to_live) = (sha512("1"), sha512("2"));
+    s.link(
+        s.layout.layer_link("a", &to_nothing),
+        &Digest::sha256_of(b"never stored"),
+    );
+    s.link(s.layout.layer_link("a", &to_live), &m);
+    let p = s.plan(false);
+    assert_eq!(p.repos[0].layer_links, [to_nothing]);
+    assert!(p.blobs.is_empty());
+}
