@@ -263,6 +263,9 @@ fn a_young_untagged_manifest_is_kept_under_a_grace_period() {
     assert_eq!(young.young_manifests, 1);
     let doomed: Vec<&Digest> = young.blobs.iter().map(|b| &b.digest).collect();
     assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
+    // Kept for its young revision (reported as such), not because tagged.
+    let kept_young: Vec<&Digest> = young.young_blobs.iter().map(|b| &b.digest).collect();
+    assert!(kept_young.contains(&&untagged) && !kept_young.contains(&&tagged));
 
     let long_ago = SystemTime::now() - 48 * HOUR;
     for d in [&tagged, &untagged] {
