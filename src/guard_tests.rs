@@ -516,6 +516,34 @@ fn a_tag_pushed_again_between_prune_plan_and_apply_stays_and_is_not_reported_del
     );
     assert!(s.layout.tag_current_link("a", "y").is_file());
     assert!(!s.layout.tag_current_link("a", "x").exists());
+    assert_eq!(
+        (p.skipped_repos, p.kept_count(), p.repos_touched()),
+        (0, 0, 1)
+    );
+    assert_eq!((done.kept_count(), done.repos_touched()), (1, 1));
+    assert_eq!(
+        KeepReason::Changed.to_string(),
+        "pushed again while pruning"
+    );
+    assert_eq!(crate::prune::PrunePlan::default().repos_touched(), 0);
+
+    // A tag the registry could not have written, or a symlink, stops it.
+    let refuses =
+        |path: &Path, message: &str| match prune_plan(&s.layout, &policy, &[], SystemTime::now()) {
+            Err(crate::prune::PruneError::Read(f)) => {
+                assert_eq!(f.path, path, "{f}");
+                assert!(f.message.contains(message), "{f}");
+            }
+            other => panic!("{}: expected a read fault, got {other:?}", path.display()),
+        };
+    let invalid = s.layout.tag_dir("a", "-x");
+    fs::create_dir(&invalid).unwrap();
+    refuses(&invalid, "invalid tag name");
+    fs::remove_dir(&invalid).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let link = s.layout.tag_dir("a", "w");
+    symlink(outside.path(), &link).unwrap();
+    refuses(&link, "symbolic link inside the store");
 }
 
 #[test]
