@@ -211,6 +211,58 @@ mod tests {
         assert_eq!(fault, symlink_fault(&link));
         assert_eq!(read_optional(&dir.path().join("none")).unwrap(), None);
         assert_eq!(read_optional(&outside).unwrap().unwrap(), b"sha256:x");
+        // Any other failure is an error of its own, neither absence nor a symlink.
+        let below_a_file = outside.join("link");
+        let fault = read_optional(&below_a_file).unwrap_err();
+        assert_eq!(fault.path, below_a_file);
+        assert!(fault.message.contains("not a directory"), "{fault}");
+    }
+
+    #[test]
+    fn stat_at_agrees_with_lstat() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, "12345").unwrap();
+        fs::create_dir(dir.path().join("d")).unwrap();
+        std::os::unix::fs::symlink("f", dir.path().join("l")).unwrap();
+        let top = fs::File::open(dir.path()).unwrap();
+        let stat = |name: &CStr| stat_at(&top, name).unwrap();
+        assert_eq!(stat(c"d").unwrap().kind, Kind::Dir);
+        assert_eq!(stat(c"l").unwrap().kind, Kind::Symlink);
+        assert!(stat(c"none").is_none());
+        let mut fifo = dir.path().join("p").into_os_string().into_encoded_bytes();
+        fifo.push(0);
+        // SAFETY: `fifo` is NUL-terminated.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr().cast(), 0o600) }, 0);
+        assert_eq!(stat(c"p").unwrap().kind, Kind::Other);
+        assert_eq!(
+            stat_at(&fs::File::open(&file).unwrap(), c"x")
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::NotADirectory
+        );
+        // Modification times with nanoseconds, after and before 1970.
+        for (secs, nanos, after) in [(1_700_000_000, 123_456_789, true), (5, 300_000_000, false)] {
+            let d = Duration::new(secs, nanos);
+            let when = if after {
+                SystemTime::UNIX_EPOCH + d
+            } else {
+                SystemTime::UNIX_EPOCH - d
+            };
+            fs::File::options()
+                .write(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            let st = stat(c"f").unwrap();
+            assert_eq!((st.kind, st.size), (Kind::File, 5));
+            assert_eq!(st.modified, when);
+            assert_eq!(
+                st.modified,
+                fs::symlink_metadata(&file).unwrap().modified().unwrap()
+            );
+        }
     }
 
     #[test]

@@ -263,6 +263,9 @@ fn a_young_untagged_manifest_is_kept_under_a_grace_period() {
     assert_eq!(young.young_manifests, 1);
     let doomed: Vec<&Digest> = young.blobs.iter().map(|b| &b.digest).collect();
     assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
+    // Kept for its young revision (reported as such), not because tagged.
+    let kept_young: Vec<&Digest> = young.young_blobs.iter().map(|b| &b.digest).collect();
+    assert!(kept_young.contains(&&untagged) && !kept_young.contains(&&tagged));
 
     let long_ago = SystemTime::now() - 48 * HOUR;
     for d in [&tagged, &untagged] {
@@ -287,6 +290,11 @@ fn a_broken_repository_under_keep_going_keeps_all_it_may_reference() {
         .join("link");
     s.link(bad.clone(), &untagged);
     fs::write(&bad, "not a digest").unwrap();
+    // A sha512 upload: the blob is stored under its sha256 digest, only the
+    // alias link names it.
+    let aliased = s.blob(b"b aliased");
+    let sha512 = Digest::parse(&format!("sha512:{}", "5".repeat(128))).unwrap();
+    s.link(s.layout.layer_link("b", &sha512), &aliased);
     let options = Options {
         keep_going: true,
         ..options(true, None)
@@ -309,6 +317,11 @@ fn a_broken_repository_under_keep_going_keeps_all_it_may_reference() {
         }
     }
     assert!(!doomed.contains(&&untagged) && !doomed.contains(&&tagged));
+    assert!(!doomed.contains(&&aliased));
+    // The re-check does not read the broken repository's revisions again.
+    let mut p = p;
+    let rescued = crate::recheck::recheck(&s.layout, &mut p).unwrap();
+    assert_eq!((rescued.roots, rescued.manifests, rescued.blobs), (0, 0, 0));
 }
 
 #[test]
@@ -320,8 +333,10 @@ fn a_manifest_over_the_registry_limit_aborts_the_plan() {
         crate::manifest::OCI_MANIFEST
     );
     let limit = crate::manifest::MAX_MANIFEST_BYTES as usize;
-    let mut at_limit = json.clone().into_bytes();
-    at_limit.resize(limit, b' ');
+    // Padded inside the object: a manifest cut short does not parse.
+    let mut at_limit = json.trim_end_matches('}').as_bytes().to_vec();
+    at_limit.resize(limit - 1, b' ');
+    at_limit.push(b'}');
     let mut over = at_limit.clone();
     over.push(b' ');
     let fine = s.blob(&at_limit);
@@ -437,4 +452,193 @@ fn uploads_planning_refuses_what_it_cannot_read_and_keeps_the_boundary() {
     fs::remove_file(upload.join("startedat")).unwrap();
     symlink(outside.path().join("t"), upload.join("startedat")).unwrap();
     refuses(&upload.join("startedat"), "symbolic link inside the store");
+}
+
+/// An empty store whose repository `a` is at a path over 3850 bytes long:
+/// a few more components take it over PATH_MAX (4096), where every system
+/// call fails with ENAMETOOLONG, even as root.
+fn long_store(dir: &Path) -> crate::layout::Layout {
+    use crate::layout::Layout;
+    let mut root = dir.to_path_buf();
+    while Layout::new(&root).tags("a").as_os_str().len() < 3850 {
+        root.push("r".repeat(200));
+    }
+    let layout = Layout::new(&root);
+    fs::create_dir_all(layout.tags("a")).unwrap();
+    fs::create_dir_all(layout.blobs()).unwrap();
+    layout
+}
+
+#[test]
+fn an_upload_whose_startedat_cannot_be_stat_aborts_the_plan() {
+    use crate::uploads::{plan as uploads_plan, PurgeError};
+    // lstat of `startedat` fails with ENAMETOOLONG (even as root): its path
+    // is just over PATH_MAX while the upload's directory is just under it.
+    // Only "not found" may mean "no startedat"; anything else aborts.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = long_store(dir.path());
+    let short = layout.upload_dir("a", "").as_os_str().len();
+    let upload = layout.upload_dir("a", &"u".repeat(4090 - short));
+    assert_eq!(upload.as_os_str().len(), 4090);
+    fs::create_dir_all(&upload).unwrap();
+    let startedat = upload.join("startedat");
+    match uploads_plan(&layout, HOUR, SystemTime::now()) {
+        Err(PurgeError::Read(f)) => {
+            assert_eq!(f.path, startedat, "{f}");
+            assert!(f.message.contains("file name too long"), "{f}");
+        }
+        other => panic!("expected a read fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_tag_pushed_again_between_prune_plan_and_apply_stays_and_is_not_reported_deleted() {
+    use crate::prune::{apply, plan as prune_plan, KeepReason, Policy, Rules};
+    let s = Store::new();
+    let (one, two) = (s.image("a", &["one"]), s.image("a", &["two"]));
+    let long_ago = SystemTime::now() - 48 * HOUR;
+    for tag in ["x", "y", "z"] {
+        s.tag("a", tag, &one);
+        set_mtime(&s.layout.tag_current_link("a", tag), long_ago);
+    }
+    let policy = Policy::all(Rules::new(Some(HOUR), None, vec![], None).unwrap());
+    let p = prune_plan(&s.layout, &policy, &[], SystemTime::now()).unwrap();
+    assert_eq!(p.delete_count(), 3);
+    s.tag("a", "y", &two);
+    let done = apply(&s.layout, &p).unwrap();
+    let r = &done.repos[0];
+    let deleted: Vec<&str> = r.delete.iter().map(|t| t.tag.as_str()).collect();
+    assert_eq!(deleted, ["x", "z"]);
+    assert_eq!(r.kept.len(), 1);
+    assert_eq!(
+        (r.kept[0].tag.as_str(), &r.kept[0].reason),
+        ("y", &KeepReason::Changed)
+    );
+    assert!(s.layout.tag_current_link("a", "y").is_file());
+    assert!(!s.layout.tag_current_link("a", "x").exists());
+    assert_eq!(
+        (p.skipped_repos, p.kept_count(), p.repos_touched()),
+        (0, 0, 1)
+    );
+    assert_eq!((done.kept_count(), done.repos_touched()), (1, 1));
+    assert_eq!(
+        KeepReason::Changed.to_string(),
+        "pushed again while pruning"
+    );
+    assert_eq!(crate::prune::PrunePlan::default().repos_touched(), 0);
+
+    // A tag the registry could not have written, or a symlink, stops it.
+    let refuses =
+        |path: &Path, message: &str| match prune_plan(&s.layout, &policy, &[], SystemTime::now()) {
+            Err(crate::prune::PruneError::Read(f)) => {
+                assert_eq!(f.path, path, "{f}");
+                assert!(f.message.contains(message), "{f}");
+            }
+            other => panic!("{}: expected a read fault, got {other:?}", path.display()),
+        };
+    let invalid = s.layout.tag_dir("a", "-x");
+    fs::create_dir(&invalid).unwrap();
+    refuses(&invalid, "invalid tag name");
+    fs::remove_dir(&invalid).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let link = s.layout.tag_dir("a", "w");
+    symlink(outside.path(), &link).unwrap();
+    refuses(&link, "symbolic link inside the store");
+}
+
+#[test]
+fn a_file_where_the_mark_walks_a_directory_aborts_the_plan() {
+    // Listing it fails with ENOTDIR: only "not found" may mean "empty".
+    let (s, _, _) = store();
+    let tags = s.layout.tags("a");
+    fs::rename(&tags, s.layout.repositories().join("moved")).unwrap();
+    fs::write(&tags, "").unwrap();
+    assert_plan_refuses(&s, options(true, None), &tags, "not a directory");
+}
+
+#[test]
+fn a_tag_whose_current_link_cannot_be_stat_aborts_the_plan() {
+    // `tags/<tag>/index` is just under PATH_MAX, `tags/<tag>/current` just
+    // over: only "not found" may mean "no current link" (the tag's manifest
+    // would lose its tag, and -m would delete it). Tags are read only with -m.
+    let dir = tempfile::tempdir().unwrap();
+    let layout = long_store(dir.path());
+    let short = layout.tag_dir("a", "").as_os_str().len();
+    let tag = "t".repeat(4088 - short);
+    let tag_dir = layout.tag_dir("a", &tag);
+    assert_eq!(tag_dir.join("index").as_os_str().len(), 4094);
+    fs::create_dir(&tag_dir).unwrap();
+    let current = layout.tag_current_link("a", &tag);
+    match plan(&layout, options(true, None)) {
+        Err(GcError::Mark(f)) => {
+            assert_eq!(f.path, current.parent().unwrap(), "{f}");
+            assert!(f.message.contains("file name too long"), "{f}");
+        }
+        other => panic!("expected a mark fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_tag_without_current_link_and_an_index_child_outside_the_repository_are_fine() {
+    let (s, tagged, _) = store();
+    fs::create_dir_all(s.layout.tag_index("a", "bare")).unwrap();
+    let elsewhere = Digest::sha256_of(b"a manifest of another repository");
+    let index = s.index("a", &[&tagged, &elsewhere]);
+    s.tag("a", "i", &index);
+    let p = s.plan(true);
+    assert_eq!(p.manifest_count(), 1, "the untagged image");
+    assert!(p.faults.is_empty());
+}
+
+#[test]
+fn referrers_go_with_m_and_stay_with_keep_referrers() {
+    let s = Store::new();
+    let tagged = s.image("r", &["tagged"]);
+    s.tag("r", "v1", &tagged);
+    let signature = s.referrer("r", &tagged, "signature");
+    let countersignature = s.referrer("r", &signature, "countersignature");
+    let untagged = s.image("r", &["untagged"]);
+    let its_signature = s.referrer("r", &untagged, "its signature");
+    let planned = |keep_referrers: bool| {
+        let options = Options {
+            keep_referrers,
+            ..options(true, None)
+        };
+        let p = plan(&s.layout, options).unwrap();
+        let mut doomed: Vec<Digest> = p.repos[0]
+            .manifests
+            .iter()
+            .map(|m| m.digest.clone())
+            .collect();
+        doomed.sort();
+        doomed
+    };
+    let mut all = vec![
+        signature,
+        countersignature,
+        untagged.clone(),
+        its_signature.clone(),
+    ];
+    all.sort();
+    assert_eq!(planned(false), all);
+    let mut unrelated = vec![untagged, its_signature];
+    unrelated.sort();
+    assert_eq!(planned(true), unrelated);
+}
+
+#[test]
+fn an_alias_link_dangles_only_if_the_blob_it_names_is_gone() {
+    let s = Store::new();
+    let m = s.image("a", &["x"]);
+    s.tag("a", "t", &m);
+    let sha512 = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
+    let (to_nothing, to_live) = (sha512("1"), sha512("2"));
+    s.link(
+        s.layout.layer_link("a", &to_nothing),
+        &Digest::sha256_of(b"never stored"),
+    );
+    s.link(s.layout.layer_link("a", &to_live), &m);
+    let p = s.plan(false);
+    assert_eq!(p.repos[0].layer_links, [to_nothing]);
+    assert!(p.blobs.is_empty());
 }

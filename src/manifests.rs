@@ -318,4 +318,36 @@ mod tests {
             ))
         );
     }
+
+    #[test]
+    fn aliases_are_marked_right_after_their_reference_once_per_walk() {
+        let s = crate::testing::Store::new();
+        let long = |c: &str| Digest::parse(&format!("sha512:{}", c.repeat(128))).unwrap();
+        let (one, two) = (s.blob(b"one"), s.blob(b"two"));
+        let (a, b) = (long("a"), long("b"));
+        s.link(s.layout.layer_link("r", &a), &one);
+        s.link(s.layout.layer_link("r", &b), &two);
+        let config = s.blob(b"config");
+        let root = |reached: &[&Digest]| Root {
+            digest: config.clone(),
+            reached: reached.iter().map(|d| (*d).clone()).collect(),
+        };
+        let mut roots = [
+            root(&[&config, &a]),
+            root(&[&b]),
+            root(&[&a, &b]),
+            root(&[&config]),
+        ];
+        resolve_aliases(&s.layout, "r", &mut roots).unwrap();
+        let reached: Vec<Vec<Digest>> = roots.iter().map(|r| r.reached.clone()).collect();
+        assert_eq!(
+            reached,
+            [
+                vec![config.clone(), a.clone(), one],
+                vec![b.clone(), two],
+                vec![a, b],
+                vec![config],
+            ]
+        );
+    }
 }

@@ -654,6 +654,22 @@ mod tests {
         );
         assert!(p.delete.is_empty());
         assert_eq!(p.kept[0].reason, KeepReason::NoCurrentLink);
+        // Whatever --match and --keep say of its name.
+        for (keep, matching) in [(vec![], Some("^y")), (vec![Regex::new("x").unwrap()], None)] {
+            let rules = Rules::new(
+                Some(DAY),
+                None,
+                keep,
+                matching.map(|m| Regex::new(m).unwrap()),
+            )
+            .unwrap();
+            let bare = TagState {
+                name: "x".into(),
+                current: None,
+            };
+            let p = rules.decide("r", vec![bare], SystemTime::now());
+            assert_eq!(p.kept[0].reason, KeepReason::NoCurrentLink);
+        }
     }
 
     #[test]
