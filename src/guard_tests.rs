@@ -399,6 +399,12 @@ fn a_manifest_tagged_after_planning_is_taken_out_of_the_plan() {
     assert!(s.layout.blob_data(&untagged).is_file());
     assert!(s.layout.revision_dir("a", &untagged).join("link").is_file());
     assert!(!s.layout.blob_data(&other).exists());
+    let layer_link = |content: &[u8]| s.layout.layer_link("a", &Digest::sha256_of(content));
+    assert!(
+        layer_link(b"doomed").is_file(),
+        "the rescued layer keeps its link"
+    );
+    assert!(!layer_link(b"other").exists());
 }
 
 #[test]

@@ -211,4 +211,41 @@ mod tests {
         assert_eq!((rescued.manifests, rescued.roots), (3, 3));
         assert!(p.blobs.is_empty(), "{:?}", p.blobs);
     }
+
+    #[test]
+    fn without_keep_referrers_the_recheck_rescues_no_referrer() {
+        let s = Store::new();
+        let image = s.image("r", &["tagged during the run"]);
+        let signature = s.referrer("r", &image, "signature");
+        let mut p = plan(
+            &s.layout,
+            Options {
+                delete_untagged: true,
+                ..Options::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(p.manifest_count(), 2);
+        s.tag("r", "v2", &image);
+        let rescued = recheck(&s.layout, &mut p).unwrap();
+        assert_eq!((rescued.manifests, rescued.roots), (1, 1));
+        assert_eq!(p.repos[0].manifests[0].digest, signature);
+    }
+
+    #[test]
+    fn with_keep_referrers_an_unchanged_store_rescues_nothing() {
+        let s = Store::new();
+        let image = s.image("r", &["untagged"]);
+        s.referrer("r", &image, "signature");
+        let options = Options {
+            delete_untagged: true,
+            keep_referrers: true,
+            ..Options::default()
+        };
+        let mut p = plan(&s.layout, options).unwrap();
+        assert_eq!(p.manifest_count(), 2);
+        let rescued = recheck(&s.layout, &mut p).unwrap();
+        assert_eq!((rescued.manifests, rescued.roots), (0, 0));
+        assert_eq!(p.manifest_count(), 2);
+    }
 }
