@@ -455,7 +455,9 @@ fn uploads_planning_refuses_what_it_cannot_read_and_keeps_the_boundary() {
     refuses(&bad, "not UTF-8");
     fs::remove_dir(&bad).unwrap();
 
+    // Without startedat (only "not found" means that) the mtime dates it.
     fs::remove_file(upload.join("startedat")).unwrap();
+    assert_eq!(at(HOUR).purge.len() + at(HOUR).kept, 1);
     symlink(outside.path().join("t"), upload.join("startedat")).unwrap();
     refuses(&upload.join("startedat"), "symbolic link inside the store");
 }
