@@ -169,9 +169,7 @@ fn reach(
     reached: &mut HashSet<Digest>,
 ) -> Result<(), Fault> {
     for root in manifests::reach(layout, repo, roots, live, cache)? {
-        if !reached.contains(&root.digest) {
-            reached.extend(manifests::resolve_alias(layout, repo, &root.digest)?);
-        }
+        reached.extend(manifests::resolve_alias(layout, repo, &root.digest)?);
         reached.insert(root.digest);
         reached.extend(root.reached);
     }
