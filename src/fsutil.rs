@@ -188,6 +188,21 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
     Ok(Some(bytes))
 }
 
+/// A temporary file in `path`'s directory (`.<name>.XXXXXX.tmp`), to be
+/// persisted over `path` later: creating it shows the directory takes a
+/// new file, and the final rename is atomic.
+pub fn temp_beside(path: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+}
+
 /// The fault for a symlink met inside the store, which is never followed.
 pub(crate) fn symlink_fault(path: &Path) -> Fault {
     Fault::new(

@@ -321,16 +321,7 @@ impl MetricsFile {
                 "is a directory",
             )));
         }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let temp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(error)?;
+        let temp = crate::fsutil::temp_beside(path).map_err(error)?;
         Ok(MetricsFile {
             path: path.to_path_buf(),
             temp,

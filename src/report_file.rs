@@ -45,11 +45,7 @@ impl ReportFile {
                 .open(path)
                 .map_err(|e| fail(&e))?;
         }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let temp = NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+        let temp = crate::fsutil::temp_beside(path).map_err(|e| fail(&e))?;
         Ok(ReportFile::File {
             path: path.to_path_buf(),
             temp,
