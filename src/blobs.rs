@@ -2,10 +2,9 @@
 
 use crate::digest::{Algorithm, Digest};
 use crate::error::{Fault, GcError};
-use crate::fsutil::{io_pool, list_sorted, stat_at, symlink_fault, Kind, Stat};
+use crate::fsutil::{io_pool, symlink_fault, Kind, Stat};
 use crate::layout::Layout;
 use rayon::prelude::*;
-use std::ffi::CStr;
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
@@ -40,7 +39,8 @@ pub(crate) fn enumerate_with(
 
 fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {
     let root = layout.blobs();
-    let algs = match list_sorted(&root) {
+    let store = layout.backend();
+    let algs = match store.list(&root) {
         Ok(Some(a)) => a,
         Ok(None) => {
             return Err(GcError::Enumerate(Fault::new(
@@ -58,7 +58,7 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fau
     for entry in &algs {
         let path = root.join(&entry.name);
         match (entry.kind, entry.name_str().and_then(Algorithm::from_name)) {
-            (Kind::Dir, Some(alg)) => match list_sorted(&path) {
+            (Kind::Dir, Some(alg)) => match store.list(&path) {
                 Ok(list) => prefixes.extend(
                     list.unwrap_or_default()
                         .into_iter()
@@ -66,9 +66,11 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fau
                 ),
                 Err(f) => faults.note(f)?,
             },
-            (Kind::Dir, None) => {
-                faults.check(refuse_data_files(&path, "unsupported digest algorithm"))?
-            }
+            (Kind::Dir, None) => faults.check(refuse_data_files(
+                layout,
+                &path,
+                "unsupported digest algorithm",
+            ))?,
             (Kind::Symlink, _) => faults.note(symlink_fault(&path))?,
             _ => {}
         }
@@ -88,10 +90,11 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fau
             let blobs = match entry.kind {
                 Kind::Symlink => faults.note(symlink_fault(path)).map(|_| Vec::new())?,
                 Kind::Dir if entry.name_str().is_some_and(hex_pair) => {
-                    prefix_blobs(*alg, path, &mut faults)?
+                    prefix_blobs(layout, *alg, path, &mut faults)?
                 }
                 Kind::Dir => {
                     let outside = refuse_data_files(
+                        layout,
                         path,
                         "blob directory outside a two-character prefix directory",
                     );
@@ -133,47 +136,39 @@ impl Faults {
     }
 }
 
-fn prefix_blobs(alg: Algorithm, prefix: &Path, faults: &mut Faults) -> Result<Vec<Blob>, GcError> {
+fn prefix_blobs(
+    layout: &Layout,
+    alg: Algorithm,
+    prefix: &Path,
+    faults: &mut Faults,
+) -> Result<Vec<Blob>, GcError> {
     let hh = prefix
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let entries = match list_sorted(prefix) {
+    let store = layout.backend();
+    let entries = match store.list(prefix) {
         Ok(e) => e.unwrap_or_default(),
         Err(f) => return faults.note(f).map(|_| Vec::new()),
     };
-    if entries.is_empty() {
+    let mut dirs = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        match entry.kind {
+            Kind::Dir => dirs.push(entry),
+            Kind::Symlink => faults.note(symlink_fault(&prefix.join(&entry.name)))?,
+            _ => {}
+        }
+    }
+    if dirs.is_empty() {
         return Ok(Vec::new());
     }
-    // `data` is looked up relative to the open prefix directory: a two-component
-    // lookup per blob instead of the whole path's.
-    let dir = match std::fs::File::open(prefix) {
-        Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return faults
-                .note(Fault::io("open", prefix, &e))
-                .map(|_| Vec::new())
-        }
+    let names: Vec<&std::ffi::OsStr> = dirs.iter().map(|e| e.name.as_os_str()).collect();
+    let stats = match store.stat_children(prefix, &names, "data") {
+        Ok(s) => s,
+        Err(f) => return faults.note(f).map(|_| Vec::new()),
     };
-    let mut out = Vec::with_capacity(entries.len());
-    let mut name = Vec::with_capacity(160);
-    for entry in entries {
-        match entry.kind {
-            Kind::Dir => {}
-            Kind::Symlink => {
-                faults.note(symlink_fault(&prefix.join(&entry.name)))?;
-                continue;
-            }
-            _ => continue,
-        }
-        name.clear();
-        name.extend_from_slice(entry.name.as_encoded_bytes());
-        name.extend_from_slice(b"/data\0");
-        let stat = match CStr::from_bytes_with_nul(&name) {
-            Ok(c) => stat_at(&dir, c),
-            Err(_) => Err(io::Error::from(io::ErrorKind::InvalidInput)),
-        };
+    let mut out = Vec::with_capacity(dirs.len());
+    for (entry, stat) in dirs.into_iter().zip(stats) {
         let hex = entry.name_str().unwrap_or_default();
         match blob_in(alg, hh, &prefix.join(&entry.name), hex, stat) {
             Ok(Some(blob)) => out.push(blob),
@@ -223,12 +218,34 @@ fn blob_in(
     }))
 }
 
-/// Fails if a file named `data` lies anywhere below `dir` (not following links).
-fn refuse_data_files(dir: &Path, message: &str) -> Result<(), Fault> {
-    for entry in walkdir::WalkDir::new(dir).follow_links(false) {
-        let entry = entry.map_err(|e| Fault::new(format!("list: {e}"), e.path().unwrap_or(dir)))?;
-        if entry.file_name() == "data" && !entry.file_type().is_dir() {
-            return Err(Fault::new(message, entry.path()));
+/// Fails if a file named `data` lies anywhere below `dir` (not following
+/// links; at most [`MAX_STRAY_DEPTH`] levels down).
+fn refuse_data_files(layout: &Layout, dir: &Path, message: &str) -> Result<(), Fault> {
+    refuse_data_below(layout, dir, message, 0)
+}
+
+/// Levels below a stray directory that are searched for `data` files: a
+/// blob directory is two levels below its algorithm's.
+const MAX_STRAY_DEPTH: usize = 16;
+
+fn refuse_data_below(
+    layout: &Layout,
+    dir: &Path,
+    message: &str,
+    depth: usize,
+) -> Result<(), Fault> {
+    if depth > MAX_STRAY_DEPTH {
+        return Err(Fault::new(
+            format!("{message}: directory nested deeper than {MAX_STRAY_DEPTH} levels"),
+            dir,
+        ));
+    }
+    for entry in layout.backend().list(dir)?.unwrap_or_default() {
+        let path = dir.join(&entry.name);
+        match entry.kind {
+            Kind::Dir => refuse_data_below(layout, &path, message, depth + 1)?,
+            _ if entry.name == "data" => return Err(Fault::new(message, &path)),
+            _ => {}
         }
     }
     Ok(())

@@ -118,14 +118,23 @@ impl Target<'_> {
     }
 }
 
-/// Deletes `target` after checking that its path lies inside the store,
+/// Deletes one `target` through the store's backend (which checks it as
+/// [`remove`] does); whether it was there.
+pub(crate) fn remove_one(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
+    layout
+        .backend()
+        .remove(layout, &[target])
+        .pop()
+        .unwrap_or(Ok(false))
+}
+
+/// Deletes `target` from a filesystem store after checking that its path lies inside the store,
 /// has exactly the expected shape, and is a real directory (or, for a link,
 /// a regular file) rather than a symlink. Returns false if it was already
 /// gone, or (for the `Empty*` targets) is not empty.
 pub(crate) fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault> {
+    check_target(layout, &target)?;
     let path = target.path(layout);
-    check_shape(layout, &path, &target.shape())
-        .map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))?;
     // The common cases in few system calls (and no directory read, which
     // on a cold cache waits on the disk); anything unusual is settled by
     // the general, checked path below.
@@ -179,6 +188,14 @@ pub(crate) fn remove(layout: &Layout, target: Target<'_>) -> Result<bool, Fault>
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Fault::io("delete", &path, &e)),
     }
+}
+
+/// Checks that `target`'s path lies inside the store and has exactly the
+/// expected shape: every backend calls this before deleting anything.
+pub(crate) fn check_target(layout: &Layout, target: &Target<'_>) -> Result<(), Fault> {
+    let path = target.path(layout);
+    check_shape(layout, &path, &target.shape())
+        .map_err(|m| Fault::new(format!("refusing to delete: {m}"), &path))
 }
 
 /// Removes a directory that holds just `file` (a blob's `data`, a

@@ -1,7 +1,7 @@
 //! Finds repositories under `repositories/`, in upstream's walk order.
 
 use crate::error::{Fault, GcError};
-use crate::fsutil::{io_pool, list_sorted, symlink_fault, Kind};
+use crate::fsutil::{io_pool, symlink_fault, Kind};
 use crate::layout::Layout;
 use crate::reference::validate_name;
 use rayon::prelude::*;
@@ -37,27 +37,33 @@ pub fn discover(layout: &Layout) -> Result<Vec<Repository>, GcError> {
 /// returned with `invalid` set instead of ending the walk.
 pub(crate) fn discover_with(layout: &Layout, keep_going: bool) -> Result<Vec<Repository>, GcError> {
     let root = layout.repositories();
-    match list_sorted(&root) {
+    match layout.backend().list(&root) {
         Ok(None) => Err(GcError::Mark(Fault::new(
             "Path not found: /docker/registry/v2/repositories",
             &root,
         ))),
         Ok(Some(_)) => io_pool()
-            .install(|| walk(&root, "", 0, keep_going))
+            .install(|| walk(layout, &root, "", 0, keep_going))
             .map_err(GcError::Mark),
         Err(f) => Err(GcError::Mark(f)),
     }
 }
 
 /// Walks `dir`, the repository path `rel`, `depth` levels below `repositories/`.
-fn walk(dir: &Path, rel: &str, depth: usize, keep_going: bool) -> Result<Vec<Repository>, Fault> {
+fn walk(
+    layout: &Layout,
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    keep_going: bool,
+) -> Result<Vec<Repository>, Fault> {
     if depth > MAX_DEPTH {
         return Err(Fault::new(
             format!("directory nested deeper than any repository name ({MAX_DEPTH} levels)"),
             dir,
         ));
     }
-    let entries = list_sorted(dir)?.unwrap_or_default();
+    let entries = layout.backend().list(dir)?.unwrap_or_default();
     let first_marker = entries
         .iter()
         .position(|e| matches!(e.name_str(), Some("_layers") | Some("_manifests")));
@@ -96,7 +102,7 @@ fn walk(dir: &Path, rel: &str, depth: usize, keep_going: bool) -> Result<Vec<Rep
                     } else {
                         format!("{rel}/{name}")
                     };
-                    walk(&path, &child, depth + 1, keep_going)
+                    walk(layout, &path, &child, depth + 1, keep_going)
                 }
                 Kind::Symlink => Err(symlink_fault(&path)),
                 Kind::File | Kind::Other => Ok(Vec::new()),

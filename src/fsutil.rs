@@ -177,17 +177,6 @@ pub(crate) fn open_nofollow(path: &Path) -> Result<Option<fs::File>, Fault> {
     }
 }
 
-/// Reads a small file (never through a symlink); `Ok(None)` if it does not
-/// exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Fault> {
-    let Some(mut file) = open_nofollow(path)? else {
-        return Ok(None);
-    };
-    let mut bytes = Vec::with_capacity(128);
-    io::Read::read_to_end(&mut file, &mut bytes).map_err(|e| Fault::io("read", path, &e))?;
-    Ok(Some(bytes))
-}
-
 /// A temporary file in `path`'s directory (`.<name>.XXXXXX.tmp`), to be
 /// persisted over `path` later: creating it shows the directory takes a
 /// new file, and the final rename is atomic.
@@ -214,24 +203,6 @@ pub(crate) fn symlink_fault(path: &Path) -> Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn read_optional_never_follows_a_symlink() {
-        let dir = tempfile::tempdir().unwrap();
-        let outside = dir.path().join("outside");
-        fs::write(&outside, "sha256:x").unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&outside, &link).unwrap();
-        let fault = read_optional(&link).unwrap_err();
-        assert_eq!(fault, symlink_fault(&link));
-        assert_eq!(read_optional(&dir.path().join("none")).unwrap(), None);
-        assert_eq!(read_optional(&outside).unwrap().unwrap(), b"sha256:x");
-        // Any other failure is an error of its own, neither absence nor a symlink.
-        let below_a_file = outside.join("link");
-        let fault = read_optional(&below_a_file).unwrap_err();
-        assert_eq!(fault.path, below_a_file);
-        assert!(fault.message.contains("not a directory"), "{fault}");
-    }
 
     #[test]
     fn stat_at_agrees_with_lstat() {

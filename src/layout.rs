@@ -1,16 +1,21 @@
 //! Every path under `<rootdirectory>/docker/registry/v2`, in one place.
 
 use crate::digest::Digest;
+use crate::error::Fault;
+use crate::store::{Backend, Contents, FsBackend, RequestCounts, StoreError};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Driver-relative prefix that upstream prints in its log lines.
 pub(crate) const V2_PREFIX: &str = "/docker/registry/v2";
 
-/// The on-disk layout of one registry store.
+/// The layout of one registry store, and the backend its paths are read
+/// and deleted through.
 #[derive(Clone, Debug)]
 pub struct Layout {
     root: PathBuf,
     v2: PathBuf,
+    backend: Arc<dyn Backend>,
 }
 
 impl Layout {
@@ -19,8 +24,35 @@ impl Layout {
     pub fn new(rootdirectory: &Path) -> Layout {
         let root =
             std::fs::canonicalize(rootdirectory).unwrap_or_else(|_| rootdirectory.to_path_buf());
+        Layout::with_backend(root, Arc::new(FsBackend))
+    }
+
+    /// Layout of a store under `root` (a driver path, e.g. `s3://bucket/registry`)
+    /// that `backend` reads and deletes.
+    pub(crate) fn with_backend(root: PathBuf, backend: Arc<dyn Backend>) -> Layout {
         let v2 = root.join("docker/registry/v2");
-        Layout { root, v2 }
+        Layout { root, v2, backend }
+    }
+
+    /// The backend that reads and deletes this store's paths.
+    pub(crate) fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    /// What the store holds, checked before anything else touches it.
+    pub fn check(&self) -> Result<Contents, StoreError> {
+        self.backend.check(self)
+    }
+
+    /// Takes the store's run lock (held until the value is dropped), or
+    /// says who holds it.
+    pub fn lock(&self) -> Result<Box<dyn std::any::Any + Send>, Fault> {
+        self.backend.lock(self)
+    }
+
+    /// Requests made to a remote store so far, by operation.
+    pub fn requests(&self) -> Option<RequestCounts> {
+        self.backend.requests()
     }
 
     /// The (resolved) rootdirectory.

@@ -5,13 +5,13 @@
 //! message naming the file.
 
 use crate::digest::{Algorithm, Digest};
-use crate::error::{os_message, Fault};
-use crate::fsutil::{open_nofollow, read_optional, symlink_fault};
+use crate::error::Fault;
+use crate::fsutil::{symlink_fault, Kind};
 use crate::layout::Layout;
 use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
+use crate::store::FileRead;
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -40,16 +40,14 @@ pub(crate) fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
             "larger than the registry's {MAX_MANIFEST_BYTES}-byte manifest limit"
         ))
     };
-    let file = std::fs::File::open(&path).map_err(|e| fail(os_message(&e)))?;
-    let size = file.metadata().map_err(|e| fail(os_message(&e)))?.len();
+    let read = layout
+        .backend()
+        .read(&path, MAX_MANIFEST_BYTES, false)
+        .map_err(|f| fail(f.message))?;
+    let Some(FileRead { bytes, size, .. }) = read else {
+        return Err(fail("no such file or directory".into()));
+    };
     if size > MAX_MANIFEST_BYTES {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    file.take(MAX_MANIFEST_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| fail(os_message(&e)))?;
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(too_large());
     }
     manifest::parse(&bytes).map_err(fail)
@@ -58,23 +56,26 @@ pub(crate) fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
 /// A link file's bytes and (if asked for) its modification time.
 pub(crate) type LinkRead = (Vec<u8>, Option<SystemTime>);
 
+/// Longest link file read: a link holds one digest (71 bytes for sha256);
+/// anything longer fails to parse as one.
+const MAX_LINK_BYTES: u64 = 1024;
+
 /// Reads a link file, never through a symlink, and, if asked, its
-/// modification time (one open, one fstat); `None` if it does not exist.
-pub(crate) fn read_link(path: &Path, with_mtime: bool) -> Result<Option<LinkRead>, Fault> {
-    if !with_mtime {
-        return Ok(read_optional(path)?.map(|b| (b, None)));
-    }
-    let Some(mut file) = open_nofollow(path)? else {
-        return Ok(None);
+/// modification time; `None` if it does not exist. `expected` is what the
+/// link should hold (the digest its path names), when there is one: a
+/// remote backend may then confirm it without a GET.
+pub(crate) fn read_link(
+    layout: &Layout,
+    path: &Path,
+    expected: Option<&Digest>,
+    with_mtime: bool,
+) -> Result<Option<LinkRead>, Fault> {
+    let store = layout.backend();
+    let read = match expected {
+        Some(d) => store.read_expected(path, d.to_string().as_bytes(), with_mtime)?,
+        None => store.read(path, MAX_LINK_BYTES, with_mtime)?,
     };
-    let modified = file
-        .metadata()
-        .and_then(|m| m.modified())
-        .map_err(|e| Fault::io("stat", path, &e))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Fault::io("read", path, &e))?;
-    Ok(Some((bytes, Some(modified))))
+    Ok(read.map(|r| (r.bytes, r.modified)))
 }
 
 /// The digest a tag's `current/link` names and (if asked for) when it was
@@ -88,13 +89,12 @@ pub(crate) fn read_tag_link(
 ) -> Result<Option<(Digest, Option<SystemTime>)>, Fault> {
     let link = layout.tag_current_link(repo, tag);
     let current = link.parent().unwrap_or(&link);
-    match std::fs::symlink_metadata(current) {
-        Ok(m) if m.file_type().is_symlink() => return Err(symlink_fault(current)),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Fault::io("stat", current, &e)),
+    match layout.backend().stat(current)? {
+        Some(s) if s.kind == Kind::Symlink => return Err(symlink_fault(current)),
+        Some(_) => {}
+        None => return Ok(None),
     }
-    let Some((bytes, modified)) = read_link(&link, with_mtime)? else {
+    let Some((bytes, modified)) = read_link(layout, &link, None, with_mtime)? else {
         return Ok(None);
     };
     let d = Digest::parse_bytes(&bytes)
@@ -126,7 +126,7 @@ pub(crate) fn resolve_alias(
         return Ok(None);
     }
     let link = layout.layer_link(repo, d);
-    let Some(bytes) = read_optional(&link)? else {
+    let Some((bytes, _)) = read_link(layout, &link, None, false)? else {
         return Ok(None);
     };
     let target = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
@@ -267,7 +267,8 @@ pub(crate) fn read_revision_link(
     with_mtime: bool,
 ) -> Result<Option<(Digest, Option<SystemTime>)>, Fault> {
     let link = dir.join("link");
-    let Some((bytes, modified)) = read_link(&link, with_mtime)? else {
+    let expected = digest_of_dir(dir);
+    let Some((bytes, modified)) = read_link(layout, &link, expected.as_ref(), with_mtime)? else {
         return Ok(None);
     };
     let d = Digest::parse_bytes(&bytes).map_err(|e| Fault::new(e.to_string(), &link))?;
@@ -275,6 +276,13 @@ pub(crate) fn read_revision_link(
         return Err(names_another_digest(&d, &link));
     }
     Ok(Some((d, modified)))
+}
+
+/// The digest a `<alg>/<hex>` directory names, if it names one.
+pub(crate) fn digest_of_dir(dir: &Path) -> Option<Digest> {
+    let hex = dir.file_name()?.to_str()?;
+    let alg = dir.parent()?.file_name()?.to_str()?;
+    Digest::from_hex(Algorithm::from_name(alg)?, hex).ok()
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use crate::blobs::Blob;
 use crate::digest::{Algorithm, Digest};
 use crate::discover::Repository;
 use crate::error::{Fault, GcError};
-use crate::fsutil::{io_pool, list_sorted, symlink_fault, Kind};
+use crate::fsutil::{io_pool, symlink_fault, Kind};
 use crate::layout::Layout;
-use crate::manifest::{self, Manifest};
+use crate::manifest::Manifest;
 pub(crate) use crate::manifests::Root;
 use crate::manifests::{load_reachable, read_revision_link, read_tag_link, resolve_aliases, walk};
 // Sweep checks alias links through the mark's path to it.
@@ -294,7 +294,7 @@ pub(crate) fn mark_repository(
         untagged,
         tags: tags.names,
         tag_index: tags.index,
-        layer_dirs: LayerDirs::new(digest_dirs(&layout.layers(name))?, blobs),
+        layer_dirs: LayerDirs::new(digest_dirs(layout, &layout.layers(name))?, blobs),
     })
 }
 
@@ -303,11 +303,12 @@ pub(crate) fn mark_repository(
 /// its link names, and what their readable manifests reference. Nothing of
 /// it is swept and none of its manifests is deleted.
 pub(crate) fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> RepoMark {
-    let layers = digest_dirs(&layout.layers(name)).unwrap_or_default();
+    let layers = digest_dirs(layout, &layout.layers(name)).unwrap_or_default();
     let named = |link: PathBuf| {
-        std::fs::read(link)
+        crate::manifests::read_link(layout, &link, None, false)
             .ok()
-            .and_then(|b| Digest::parse_bytes(&b).ok())
+            .flatten()
+            .and_then(|(b, _)| Digest::parse_bytes(&b).ok())
     };
     let aliased: Vec<Digest> = layers
         .iter()
@@ -315,8 +316,8 @@ pub(crate) fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> R
         .filter_map(|d| named(layout.layer_link(name, d)))
         .collect();
     let mut protected: Vec<Digest> = layers.into_iter().chain(aliased).collect();
-    let mut revisions = digest_dirs(&layout.revisions(name)).unwrap_or_default();
-    let linked: Vec<Digest> = revision_dirs(&layout.revisions(name))
+    let mut revisions = digest_dirs(layout, &layout.revisions(name)).unwrap_or_default();
+    let linked: Vec<Digest> = revision_dirs(layout, &layout.revisions(name))
         .unwrap_or_default()
         .into_iter()
         .filter_map(|dir| named(dir.join("link")))
@@ -325,12 +326,8 @@ pub(crate) fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> R
     revisions.sort();
     revisions.dedup();
     for d in &revisions {
-        if let Ok(bytes) = std::fs::read(layout.blob_data(d)) {
-            protected.extend(
-                manifest::parse(&bytes)
-                    .map(|m| m.references)
-                    .unwrap_or_default(),
-            );
+        if let Ok(m) = crate::manifests::read(layout, d) {
+            protected.extend(m.references);
         }
     }
     protected.extend(revisions.iter().cloned());
@@ -353,7 +350,7 @@ fn read_revisions(
     blobs: &[Blob],
     young_after: Option<SystemTime>,
 ) -> Result<(Vec<Digest>, Vec<Digest>), Fault> {
-    let dirs = revision_dirs(&layout.revisions(repo))?;
+    let dirs = revision_dirs(layout, &layout.revisions(repo))?;
     let found: Vec<Option<(Digest, bool)>> = dirs
         .par_iter()
         .map(|dir| {
@@ -379,16 +376,19 @@ fn read_revisions(
 }
 
 /// `revisions/<alg>/<hex>/` directories, sorted.
-pub(crate) fn revision_dirs(revisions: &Path) -> Result<Vec<std::path::PathBuf>, Fault> {
+pub(crate) fn revision_dirs(
+    layout: &Layout,
+    revisions: &Path,
+) -> Result<Vec<std::path::PathBuf>, Fault> {
     let mut dirs = Vec::new();
-    for alg in list_sorted(revisions)?.unwrap_or_default() {
+    for alg in layout.backend().list(revisions)?.unwrap_or_default() {
         let alg_path = revisions.join(&alg.name);
         match alg.kind {
             Kind::Dir => {}
             Kind::Symlink => return Err(symlink_fault(&alg_path)),
             _ => continue,
         }
-        for hex in list_sorted(&alg_path)?.unwrap_or_default() {
+        for hex in layout.backend().list(&alg_path)?.unwrap_or_default() {
             match hex.kind {
                 Kind::Dir => dirs.push(alg_path.join(&hex.name)),
                 Kind::Symlink => return Err(symlink_fault(&alg_path.join(&hex.name))),
@@ -461,7 +461,7 @@ pub(crate) struct Tags {
 pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
     let dir = layout.tags(repo);
     let mut names = Vec::new();
-    for entry in list_sorted(&dir)?.unwrap_or_default() {
+    for entry in layout.backend().list(&dir)?.unwrap_or_default() {
         let path = dir.join(&entry.name);
         match (entry.kind, entry.name_str()) {
             (Kind::Dir, Some(n)) => names.push(n.to_string()),
@@ -474,7 +474,7 @@ pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
         .par_iter()
         .map(|tag| {
             let current = read_tag_link(layout, repo, tag, false)?.map(|(d, _)| d);
-            Ok((current, digest_dirs(&layout.tag_index(repo, tag))?))
+            Ok((current, digest_dirs(layout, &layout.tag_index(repo, tag))?))
         })
         .collect::<Result<_, Fault>>()?;
     let mut tags = Tags::default();
@@ -489,9 +489,9 @@ pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
 }
 
 /// Digests named by `<dir>/<alg>/<hex>/` directories; other names are ignored.
-fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
+pub(crate) fn digest_dirs(layout: &Layout, dir: &Path) -> Result<Vec<Digest>, Fault> {
     let mut out = Vec::new();
-    for alg in list_sorted(dir)?.unwrap_or_default() {
+    for alg in layout.backend().list(dir)?.unwrap_or_default() {
         let Some(algorithm) = alg.name_str().and_then(Algorithm::from_name) else {
             continue;
         };
@@ -501,7 +501,7 @@ fn digest_dirs(dir: &Path) -> Result<Vec<Digest>, Fault> {
             Kind::Symlink => return Err(symlink_fault(&alg_path)),
             _ => continue,
         }
-        let hexes = list_sorted(&alg_path)?.unwrap_or_default();
+        let hexes = layout.backend().list(&alg_path)?.unwrap_or_default();
         out.reserve_exact(hexes.len());
         for hex in hexes {
             if hex.kind == Kind::Symlink {

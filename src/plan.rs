@@ -200,10 +200,13 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         let i = *i as usize;
         !marked.has_blob(i) && !is_young(&present[i])
     };
-    let absent_gone = |d: &&Digest| !layout.blob_data(d).exists();
+    // Gone only when known to be: a blob that cannot be looked at is kept.
+    let absent_now =
+        |d: &Digest| matches!(layout.backend().exists_now(&layout.blob_data(d)), Ok(false));
+    let absent_gone = |d: &&Digest| absent_now(d);
     let target_gone = |d: &Digest| match mark::find_index(&present, d) {
         Some(i) => gone(&(i as u32)),
-        None => !layout.blob_data(d).exists(),
+        None => absent_now(d),
     };
 
     let young_manifests = marks.iter().map(|m| m.kept_young_manifests).sum();
@@ -284,7 +287,7 @@ fn layer_link_dangles(
     target_gone: &(dyn Fn(&Digest) -> bool + Sync),
 ) -> bool {
     let link = layout.layer_link(repo, d);
-    match manifests::read_link(&link, young_after.is_some()) {
+    match manifests::read_link(layout, &link, Some(d), young_after.is_some()) {
         Ok(None) => false,
         Ok(Some((_, Some(modified)))) if young_after.is_some_and(|after| modified >= after) => {
             false

@@ -21,7 +21,7 @@ use crate::delete::{self, Target};
 use crate::digest::Digest;
 use crate::discover;
 use crate::error::{Fault, GcError};
-use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::fsutil::{symlink_fault, Kind};
 use crate::interrupt;
 use crate::inventory::{warn_unmatched, Glob};
 use crate::layout::Layout;
@@ -403,7 +403,7 @@ pub fn plan(
 fn read_tags(layout: &Layout, repo: &str) -> Result<Vec<TagState>, Fault> {
     let dir = layout.tags(repo);
     let mut names = Vec::new();
-    for entry in list_sorted(&dir)?.unwrap_or_default() {
+    for entry in layout.backend().list(&dir)?.unwrap_or_default() {
         let path = dir.join(&entry.name);
         match (entry.kind, entry.name_str()) {
             (Kind::Dir, Some(n)) if TAG.is_match(n) => names.push(n.to_string()),
@@ -470,7 +470,7 @@ pub fn apply(layout: &Layout, plan: &PrunePlan) -> Result<PrunePlan, PruneError>
                 tag: &t.tag,
             };
             tracing::info!("deleting tag: {}", layout.display(&target.path(layout)));
-            delete::remove(layout, target).map_err(|fault| PruneError::Delete {
+            delete::remove_one(layout, target).map_err(|fault| PruneError::Delete {
                 what: format!("tag {}:{}", r.repo, t.tag),
                 fault,
             })?;

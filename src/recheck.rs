@@ -29,6 +29,8 @@ pub struct Rescued {
 /// written since planning reaches. Any doubt is an error: nothing is
 /// deleted then.
 pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
+    // What was listed during planning is stale by now.
+    layout.backend().refresh();
     let repos = discover::discover_with(layout, plan.options.keep_going)?;
     let index: HashMap<String, usize> = plan
         .repos
@@ -92,23 +94,15 @@ fn rescue_in(
 ) -> Result<(HashSet<Digest>, usize), Fault> {
     let mut live: HashSet<Digest> = known.clone();
     let mut roots: Vec<Digest> = Vec::new();
-    for dir in mark::revision_dirs(&layout.revisions(repo))? {
-        let name_digest = dir
-            .parent()
-            .and_then(|alg| {
-                alg.file_name()?
-                    .to_str()
-                    .and_then(crate::digest::Algorithm::from_name)
-            })
-            .zip(dir.file_name().and_then(|h| h.to_str()))
-            .and_then(|(alg, hex)| Digest::from_hex(alg, hex).ok());
+    for dir in mark::revision_dirs(layout, &layout.revisions(repo))? {
+        let name_digest = manifests::digest_of_dir(&dir);
         if name_digest.as_ref().is_some_and(|d| known.contains(d)) {
             continue;
         }
         let Some((d, _)) = manifests::read_revision_link(layout, repo, &dir, false)? else {
             continue;
         };
-        if layout.blob_data(&d).exists() {
+        if layout.backend().exists_now(&layout.blob_data(&d))? {
             live.insert(d.clone());
             roots.push(d);
         }

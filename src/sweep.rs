@@ -3,7 +3,7 @@
 //! is logged in plan order. Any prefix of this order leaves a store in
 //! which every kept image is whole, and a rerun finishes the job.
 
-use crate::delete::{remove, Target};
+use crate::delete::Target;
 use crate::digest::Digest;
 use crate::error::{Fault, GcError};
 use crate::interrupt;
@@ -46,25 +46,41 @@ struct Sweeper<'a> {
 }
 
 impl Sweeper<'_> {
-    /// Deletes one target unless a stop was asked for.
-    fn remove(&self, target: Target<'_>) -> Result<bool, Fault> {
-        if interrupt::requested() {
-            return Ok(false);
-        }
-        let removed = remove(self.layout, target)?;
-        if removed {
-            if !matches!(
-                target,
-                Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. }
-            ) {
-                crate::progress::deleted();
+    /// Deletes `targets` through the backend, in one batch (one at a time
+    /// under the crash hook, so a test can stop the run after any single
+    /// deletion); targets not tried because a stop was asked for count as
+    /// not deleted. One result per target.
+    fn remove_all(&self, targets: &[Target<'_>]) -> Vec<Result<bool, Fault>> {
+        let step = if self.crash_after.is_some() {
+            1
+        } else {
+            targets.len().max(1)
+        };
+        let mut out = Vec::with_capacity(targets.len());
+        for chunk in targets.chunks(step) {
+            if interrupt::requested() {
+                out.extend(chunk.iter().map(|_| Ok(false)));
+                continue;
             }
-            let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
-            if self.crash_after == Some(n) {
-                std::process::abort();
+            let results = self.layout.backend().remove(self.layout, chunk);
+            for (target, result) in chunk.iter().zip(&results) {
+                if !matches!(result, Ok(true)) {
+                    continue;
+                }
+                if !matches!(
+                    target,
+                    Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. }
+                ) {
+                    crate::progress::deleted();
+                }
+                let n = self.done.fetch_add(1, Ordering::SeqCst) + 1;
+                if self.crash_after == Some(n) {
+                    std::process::abort();
+                }
             }
+            out.extend(results);
         }
-        Ok(removed)
+        out
     }
 
     /// A log line naming a target's path as upstream prints it.
@@ -126,9 +142,7 @@ pub fn apply(layout: &Layout, plan: &Plan) -> (Applied, Result<(), GcError>) {
         per_repo: plan.repos.iter().map(|_| Default::default()).collect(),
         ..Counters::default()
     };
-    // Deletions wait on the disk: run them on the I/O pool (16 threads), which
-    // halves the sweep of a 100k-file store on 2 cores.
-    let result = crate::fsutil::io_pool().install(|| sweep(&sweeper, plan, &counters));
+    let result = sweep(&sweeper, plan, &counters);
     let result = result.and_then(|_| {
         if interrupt::requested() {
             Err(GcError::Interrupted)
@@ -153,43 +167,89 @@ fn sweep(s: &Sweeper<'_>, plan: &Plan, c: &Counters) -> Result<(), GcError> {
         .enumerate()
         .flat_map(|(i, r)| r.manifests.iter().map(move |m| (i, r.name.as_str(), m)))
         .collect();
-    in_batches(&manifest_jobs, |(i, repo, m)| {
-        let fail = failed(format!("manifest {}", m.digest));
-        let mut lines = Vec::new();
-        for tag in &m.tag_index {
-            let target = Target::TagIndexEntry {
-                repo,
-                tag,
-                digest: &m.digest,
-            };
-            if s.remove(target).map_err(&fail)? {
-                Counters::add(&c.tag_references, 1);
-                lines.push(s.line("deleting manifest tag reference", target));
+    in_batches(&manifest_jobs, |jobs| {
+        // A manifest's tag references go first, then (if they all went) the
+        // manifest itself.
+        let mut out: Vec<Result<Vec<String>, GcError>> =
+            jobs.iter().map(|_| Ok(Vec::new())).collect();
+        let refs: Vec<(usize, Target<'_>)> = jobs
+            .iter()
+            .enumerate()
+            .flat_map(|(j, (_, repo, m))| {
+                m.tag_index.iter().map(move |tag| {
+                    (
+                        j,
+                        Target::TagIndexEntry {
+                            repo,
+                            tag,
+                            digest: &m.digest,
+                        },
+                    )
+                })
+            })
+            .collect();
+        let targets: Vec<Target<'_>> = refs.iter().map(|(_, t)| *t).collect();
+        for ((j, target), result) in refs.iter().zip(s.remove_all(&targets)) {
+            let Ok(lines) = &mut out[*j] else { continue };
+            match result {
+                Ok(true) => {
+                    Counters::add(&c.tag_references, 1);
+                    lines.push(s.line("deleting manifest tag reference", *target));
+                }
+                Ok(false) => {}
+                Err(fault) => {
+                    out[*j] = Err(failed(format!("manifest {}", jobs[*j].2.digest))(fault))
+                }
             }
         }
-        let target = Target::Revision {
-            repo,
-            digest: &m.digest,
-        };
-        if s.remove(target).map_err(&fail)? {
-            Counters::add(&c.manifests, 1);
-            Counters::add(&c.per_repo[*i][0], 1);
-            lines.push(s.line("deleting manifest", target));
+        let revisions: Vec<(usize, Target<'_>)> = jobs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| out[*j].is_ok())
+            .map(|(j, (_, repo, m))| {
+                (
+                    j,
+                    Target::Revision {
+                        repo,
+                        digest: &m.digest,
+                    },
+                )
+            })
+            .collect();
+        let targets: Vec<Target<'_>> = revisions.iter().map(|(_, t)| *t).collect();
+        for ((j, target), result) in revisions.iter().zip(s.remove_all(&targets)) {
+            let (i, _, m) = jobs[*j];
+            match result {
+                Ok(true) => {
+                    Counters::add(&c.manifests, 1);
+                    Counters::add(&c.per_repo[i][0], 1);
+                    if let Ok(lines) = &mut out[*j] {
+                        lines.push(s.line("deleting manifest", *target));
+                    }
+                }
+                Ok(false) => {}
+                Err(fault) => out[*j] = Err(failed(format!("manifest {}", m.digest))(fault)),
+            }
         }
-        Ok(lines)
+        out
     })?;
 
-    in_batches(&plan.blobs, |b| {
-        let target = Target::Blob(&b.digest);
-        if !s
-            .remove(target)
-            .map_err(failed(format!("blob {}", b.digest)))?
-        {
-            return Ok(Vec::new());
-        }
-        Counters::add(&c.blobs, 1);
-        Counters::add(&c.blob_bytes, b.size);
-        Ok(vec![s.line("Deleting blob", target)])
+    in_batches(&plan.blobs, |blobs| {
+        let targets: Vec<Target<'_>> = blobs.iter().map(|b| Target::Blob(&b.digest)).collect();
+        blobs
+            .iter()
+            .zip(&targets)
+            .zip(s.remove_all(&targets))
+            .map(|((b, target), result)| match result {
+                Ok(true) => {
+                    Counters::add(&c.blobs, 1);
+                    Counters::add(&c.blob_bytes, b.size);
+                    Ok(vec![s.line("Deleting blob", *target)])
+                }
+                Ok(false) => Ok(Vec::new()),
+                Err(fault) => Err(failed(format!("blob {}", b.digest))(fault)),
+            })
+            .collect()
     })?;
     let prefixes: BTreeMap<String, _> = plan
         .blobs
@@ -201,10 +261,13 @@ fn sweep(s: &Sweeper<'_>, plan: &Plan, c: &Counters) -> Result<(), GcError> {
             )
         })
         .collect();
-    prefixes
-        .par_iter()
-        .try_for_each(|(_, d)| s.remove(Target::EmptyBlobPrefix(d)).map(drop))
-        .map_err(failed("empty blob prefix directory".into()))?;
+    let targets: Vec<Target<'_>> = prefixes
+        .values()
+        .map(|d| Target::EmptyBlobPrefix(d))
+        .collect();
+    for result in s.remove_all(&targets) {
+        result.map_err(failed("empty blob prefix directory".into()))?;
+    }
 
     let swept: HashSet<&Digest> = plan.blobs.iter().map(|b| &b.digest).collect();
     let link_jobs: Vec<_> = plan
@@ -213,43 +276,76 @@ fn sweep(s: &Sweeper<'_>, plan: &Plan, c: &Counters) -> Result<(), GcError> {
         .enumerate()
         .flat_map(|(i, r)| r.layer_links.iter().map(move |d| (i, r.name.as_str(), d)))
         .collect();
-    in_batches(&link_jobs, |(i, repo, digest)| {
-        let fail = failed(format!("layer link {digest} of repo {repo}"));
-        let target = Target::LayerLink { repo, digest };
+    in_batches(&link_jobs, |jobs| {
         // A blob that was missing may have been pushed again meanwhile; an
-        // alias link is checked through the digest it names.
-        let kept = |d: &Digest| !swept.contains(d) && s.layout.blob_data(d).exists();
-        let alias = crate::manifests::resolve_alias(s.layout, repo, digest)
-            .ok()
-            .flatten();
-        if kept(digest) || alias.as_ref().is_some_and(kept) {
-            return Ok(Vec::new());
+        // alias link is checked through the digest it names. A blob that
+        // cannot be looked at counts as there: its link stays.
+        let kept: Vec<bool> = crate::fsutil::io_pool().install(|| {
+            jobs.par_iter()
+                .map(|(_, repo, digest)| {
+                    let kept = |d: &Digest| {
+                        !swept.contains(d)
+                            && !matches!(
+                                s.layout.backend().exists_now(&s.layout.blob_data(d)),
+                                Ok(false)
+                            )
+                    };
+                    let alias = crate::manifests::resolve_alias(s.layout, repo, digest)
+                        .ok()
+                        .flatten();
+                    kept(digest) || alias.as_ref().is_some_and(kept)
+                })
+                .collect()
+        });
+        let mut out: Vec<Result<Vec<String>, GcError>> =
+            jobs.iter().map(|_| Ok(Vec::new())).collect();
+        let links: Vec<(usize, Target<'_>)> = jobs
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| !kept[*j])
+            .map(|(j, (_, repo, digest))| (j, Target::LayerLink { repo, digest }))
+            .collect();
+        let targets: Vec<Target<'_>> = links.iter().map(|(_, t)| *t).collect();
+        let mut removed = Vec::new();
+        for ((j, target), result) in links.iter().zip(s.remove_all(&targets)) {
+            let (i, repo, digest) = jobs[*j];
+            match result {
+                Ok(true) => {
+                    Counters::add(&c.layer_links, 1);
+                    Counters::add(&c.per_repo[i][1], 1);
+                    out[*j] = Ok(vec![s.line("Deleting layer link path", *target)]);
+                    removed.push((*j, Target::EmptyLayerDir { repo, digest }));
+                }
+                Ok(false) => {}
+                Err(fault) => {
+                    out[*j] = Err(failed(format!("layer link {digest} of repo {repo}"))(fault))
+                }
+            }
         }
-        if !s.remove(target).map_err(&fail)? {
-            return Ok(Vec::new());
+        let targets: Vec<Target<'_>> = removed.iter().map(|(_, t)| *t).collect();
+        for ((j, _), result) in removed.iter().zip(s.remove_all(&targets)) {
+            if let Err(fault) = result {
+                let (_, repo, digest) = jobs[*j];
+                out[*j] = Err(failed(format!("layer link {digest} of repo {repo}"))(fault));
+            }
         }
-        Counters::add(&c.layer_links, 1);
-        Counters::add(&c.per_repo[*i][1], 1);
-        s.remove(Target::EmptyLayerDir { repo, digest })
-            .map_err(&fail)?;
-        Ok(vec![s.line("Deleting layer link path", target)])
+        out
     })
 }
 
-/// Runs `work` over `items` in parallel batches, logging each item's lines
-/// in item order; stops after the first batch with a failure, or when a
-/// stop was asked for.
+/// Runs `work` over `items` in batches (it returns one result per item of
+/// its batch), logging each item's lines in item order; stops after the
+/// first batch with a failure, or when a stop was asked for.
 fn in_batches<T: Sync>(
     items: &[T],
-    work: impl Fn(&T) -> Result<Vec<String>, GcError> + Sync,
+    work: impl Fn(&[T]) -> Vec<Result<Vec<String>, GcError>>,
 ) -> Result<(), GcError> {
     for chunk in items.chunks(BATCH) {
         if interrupt::requested() {
             return Ok(());
         }
-        let results: Vec<Result<Vec<String>, GcError>> = chunk.par_iter().map(&work).collect();
         let mut first_error = None;
-        for result in results {
+        for result in work(chunk) {
             match result {
                 Ok(lines) => lines.iter().for_each(|l| tracing::info!("{l}")),
                 Err(e) => {

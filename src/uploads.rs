@@ -5,12 +5,10 @@
 use crate::delete::{self, Target};
 use crate::discover;
 use crate::error::{Fault, GcError};
-use crate::fsutil::{list_sorted, symlink_fault, Kind};
+use crate::fsutil::{symlink_fault, Kind};
 use crate::interrupt;
 use crate::layout::Layout;
 use rayon::prelude::*;
-use std::fs;
-use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -102,7 +100,7 @@ pub fn plan(
 fn read_uploads(layout: &Layout, repo: &str, now: SystemTime) -> Result<Vec<Upload>, Fault> {
     let dir = layout.uploads(repo);
     let mut out = Vec::new();
-    for entry in list_sorted(&dir)?.unwrap_or_default() {
+    for entry in layout.backend().list(&dir)?.unwrap_or_default() {
         let path = dir.join(&entry.name);
         let uuid = match (entry.kind, entry.name_str()) {
             (Kind::Dir, Some(n)) => n.to_string(),
@@ -110,32 +108,37 @@ fn read_uploads(layout: &Layout, repo: &str, now: SystemTime) -> Result<Vec<Uplo
             (Kind::Symlink, _) => return Err(symlink_fault(&path)),
             _ => continue,
         };
-        let (started, from) = match read_started_at(&path.join("startedat"))? {
+        let (started, from) = match read_started_at(layout, &path.join("startedat"))? {
             Some(t) => (t, StartedFrom::StartedAt),
-            None => (newest_mtime(&path)?, StartedFrom::Mtime),
+            None => (newest_mtime(layout, &path)?, StartedFrom::Mtime),
         };
         out.push(Upload {
             repo: repo.to_string(),
             uuid,
             from,
             age: now.duration_since(started).unwrap_or(Duration::ZERO),
-            bytes: size_of(&path, 0)?,
+            bytes: size_of(layout, &path, 0)?,
         });
     }
     Ok(out)
 }
 
 /// The time in a `startedat` file; `None` if it is missing or not a time.
-fn read_started_at(path: &Path) -> Result<Option<SystemTime>, Fault> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => return Err(symlink_fault(path)),
-        Ok(m) if !m.is_file() => return Ok(None),
-        Ok(_) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Fault::io("stat", path, &e)),
+fn read_started_at(layout: &Layout, path: &Path) -> Result<Option<SystemTime>, Fault> {
+    let store = layout.backend();
+    match store.stat(path)? {
+        Some(s) if s.kind == Kind::Symlink => return Err(symlink_fault(path)),
+        Some(s) if s.kind != Kind::File => return Ok(None),
+        Some(_) => {}
+        None => return Ok(None),
     }
-    let text = fs::read_to_string(path).unwrap_or_default();
-    Ok(parse_rfc3339(text.trim()))
+    let bytes = store
+        .read(path, 1024, false)
+        .ok()
+        .flatten()
+        .map(|r| r.bytes)
+        .unwrap_or_default();
+    Ok(parse_rfc3339(String::from_utf8_lossy(&bytes).trim()))
 }
 
 /// Parses an RFC3339 time as Go's `time.RFC3339` writes it, with `Z` or a
@@ -164,13 +167,12 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<SystemTime> {
 }
 
 /// The newest mtime of an upload directory and its `data` file.
-fn newest_mtime(dir: &Path) -> Result<SystemTime, Fault> {
+fn newest_mtime(layout: &Layout, dir: &Path) -> Result<SystemTime, Fault> {
     let mtime = |p: &Path| -> Result<Option<SystemTime>, Fault> {
-        match fs::symlink_metadata(p) {
-            Ok(m) if m.file_type().is_symlink() => Err(symlink_fault(p)),
-            Ok(m) => m.modified().map(Some).map_err(|e| Fault::io("stat", p, &e)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Fault::io("stat", p, &e)),
+        match layout.backend().stat(p)? {
+            Some(s) if s.kind == Kind::Symlink => Err(symlink_fault(p)),
+            Some(s) => Ok(Some(s.modified)),
+            None => Ok(None),
         }
     };
     let dir_time = mtime(dir)?.ok_or_else(|| Fault::new("Path not found", dir))?;
@@ -183,7 +185,7 @@ const MAX_UPLOAD_DEPTH: usize = 16;
 
 /// Total size of the regular files below `dir`, `depth` levels below the
 /// upload's directory; symlinks and deeper trees are refused.
-fn size_of(dir: &Path, depth: usize) -> Result<u64, Fault> {
+fn size_of(layout: &Layout, dir: &Path, depth: usize) -> Result<u64, Fault> {
     if depth > MAX_UPLOAD_DEPTH {
         return Err(Fault::new(
             format!("upload directory nested deeper than {MAX_UPLOAD_DEPTH} levels"),
@@ -191,14 +193,13 @@ fn size_of(dir: &Path, depth: usize) -> Result<u64, Fault> {
         ));
     }
     let mut total = 0;
-    for entry in list_sorted(dir)?.unwrap_or_default() {
+    let store = layout.backend();
+    for entry in store.list(dir)?.unwrap_or_default() {
         let path = dir.join(&entry.name);
         total += match entry.kind {
-            Kind::Dir => size_of(&path, depth + 1)?,
+            Kind::Dir => size_of(layout, &path, depth + 1)?,
             Kind::Symlink => return Err(symlink_fault(&path)),
-            Kind::File | Kind::Other => fs::symlink_metadata(&path)
-                .map(|m| m.len())
-                .map_err(|e| Fault::io("stat", &path, &e))?,
+            Kind::File | Kind::Other => store.stat(&path)?.map_or(0, |s| s.size),
         };
     }
     Ok(total)
@@ -218,7 +219,7 @@ pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<(usize, u64), PurgeEr
             uuid: &u.uuid,
         };
         tracing::info!("deleting upload: {}", layout.display(&target.path(layout)));
-        if delete::remove(layout, target).map_err(|fault| PurgeError::Delete {
+        if delete::remove_one(layout, target).map_err(|fault| PurgeError::Delete {
             what: format!("{} {}", u.repo, u.uuid),
             fault,
         })? {
@@ -232,6 +233,7 @@ pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<(usize, u64), PurgeEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::time::UNIX_EPOCH;
 
     /// The registry's own purger's default age (and `--older-than`'s): 168h.

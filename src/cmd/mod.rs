@@ -9,9 +9,8 @@ pub mod purge_uploads;
 
 use registry_gc::config::{self, Config};
 use registry_gc::layout::Layout;
-use registry_gc::lock::StoreLock;
 use registry_gc::metrics::{MetricsFile, RunMetrics};
-use registry_gc::store::{self, Contents};
+use registry_gc::store::Contents;
 use registry_gc::{interrupt, logging};
 use std::path::Path;
 use std::process::ExitCode;
@@ -53,7 +52,7 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
 pub struct Opened {
     pub config: Config,
     pub layout: Layout,
-    _lock: Option<StoreLock>,
+    _lock: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// Loads the configuration, checks that the rootdirectory holds a store
@@ -68,7 +67,7 @@ pub fn open_store(
 ) -> Result<Opened, ExitCode> {
     let config = load_config(path)?;
     let layout = Layout::new(&config.root);
-    match store::check(&layout) {
+    match layout.check() {
         Ok(Contents::Store) => {}
         Ok(Contents::Empty) => {
             tracing::info!(
@@ -85,7 +84,7 @@ pub fn open_store(
     let lock = if dry_run {
         None
     } else {
-        let lock = StoreLock::acquire(layout.root()).map_err(|f| {
+        let lock = layout.lock().map_err(|f| {
             eprintln!("{fail_prefix}: {f}");
             ExitCode::FAILURE
         })?;

@@ -33,7 +33,7 @@ pub enum StoreError {
 }
 
 /// Checks the store at `layout` without writing anything.
-pub fn check(layout: &Layout) -> Result<Contents, StoreError> {
+pub(super) fn check(layout: &Layout) -> Result<Contents, StoreError> {
     let root = layout.root();
     match std::fs::metadata(root) {
         Ok(m) if m.is_dir() => {}

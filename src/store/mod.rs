@@ -1,0 +1,100 @@
+//! The storage seam: what the collection pipeline asks of a store, and the
+//! backends that answer it (a filesystem, an S3 bucket).
+//!
+//! Paths are driver paths below the layout's root (`<root>/docker/registry/
+//! v2/...`, built by [`crate::layout::Layout`] only); a backend decides what
+//! a path is: a file on disk, or an object key. Reads and deletions are
+//! shaped for remote stores: the pipeline issues many at once (from the
+//! I/O pool) and deletes in batches.
+
+mod fs;
+mod fs_check;
+
+pub(crate) use fs::FsBackend;
+pub use fs_check::{Contents, StoreError};
+
+use crate::delete::Target;
+use crate::error::Fault;
+pub(crate) use crate::fsutil::{Entry, Kind, Stat};
+use crate::layout::Layout;
+use std::any::Any;
+use std::fmt;
+use std::path::Path;
+use std::time::SystemTime;
+
+/// A file's bytes (at most the limit asked for, plus one) and, when the
+/// backend knows it without another request or it was asked for, its
+/// modification time.
+#[derive(Debug)]
+pub(crate) struct FileRead {
+    pub(crate) bytes: Vec<u8>,
+    /// The file's size; over the limit, the bytes may be left out.
+    pub(crate) size: u64,
+    pub(crate) modified: Option<SystemTime>,
+}
+
+/// Requests a remote backend made, by operation (what object storage bills).
+pub type RequestCounts = Vec<(&'static str, u64)>;
+
+/// A store's storage: listing, reading, deleting, locking.
+pub(crate) trait Backend: Send + Sync + fmt::Debug {
+    /// What the store holds, checked before anything else touches it.
+    fn check(&self, layout: &Layout) -> Result<Contents, StoreError>;
+
+    /// The entries of directory `dir`, sorted bytewise by name; `None` if
+    /// it does not exist.
+    fn list(&self, dir: &Path) -> Result<Option<Vec<Entry>>, Fault>;
+
+    /// What `path` is (never through a symlink); `None` if it does not exist.
+    fn stat(&self, path: &Path) -> Result<Option<Stat>, Fault>;
+
+    /// For each of `names` (entries of directory `dir`), the stat of
+    /// `dir/<name>/<file>`: on disk one short lookup each relative to the
+    /// open directory, on S3 the listing already says.
+    fn stat_children(
+        &self,
+        dir: &Path,
+        names: &[&std::ffi::OsStr],
+        file: &str,
+    ) -> Result<Vec<std::io::Result<Option<Stat>>>, Fault>;
+
+    /// Reads file `path` (never through a symlink): at most `limit + 1`
+    /// bytes, so a caller sees a file over its limit without reading it
+    /// all; with its modification time if `with_mtime`. `None` if missing.
+    fn read(&self, path: &Path, limit: u64, with_mtime: bool) -> Result<Option<FileRead>, Fault>;
+
+    /// [`Backend::read`] of a small file expected to hold `expected` (a
+    /// link naming the digest of its own path). A backend may confirm the
+    /// content without reading it (S3: the object's ETag is its MD5);
+    /// whatever it returns is the file's real content.
+    fn read_expected(
+        &self,
+        path: &Path,
+        _expected: &[u8],
+        with_mtime: bool,
+    ) -> Result<Option<FileRead>, Fault> {
+        self.read(path, 4096, with_mtime)
+    }
+
+    /// Whether file `path` exists now: never answered from a listing made
+    /// earlier in the run.
+    fn exists_now(&self, path: &Path) -> Result<bool, Fault>;
+
+    /// Forgets what was listed of `repositories/`, so the re-check before
+    /// the sweep sees the pushes made during the run.
+    fn refresh(&self) {}
+
+    /// Deletes `targets` after checking each one's shape (see
+    /// [`crate::delete`]); one result per target, in order: whether it was
+    /// there. Targets of one call may be deleted in any order.
+    fn remove(&self, layout: &Layout, targets: &[Target<'_>]) -> Vec<Result<bool, Fault>>;
+
+    /// Takes the store's run lock, held until the value is dropped, or says
+    /// who holds it.
+    fn lock(&self, layout: &Layout) -> Result<Box<dyn Any + Send>, Fault>;
+
+    /// Requests made so far, by operation; `None` for a local store.
+    fn requests(&self) -> Option<RequestCounts> {
+        None
+    }
+}
