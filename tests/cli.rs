@@ -306,13 +306,45 @@ fn config_file_errors() {
         );
         assert!(err(&o).starts_with(&prefix), "{}", err(&o));
     }
-    std::fs::write(&store.config, "version: 0.1\nstorage: {s3: {bucket: b}}\n").unwrap();
+    std::fs::write(
+        &store.config,
+        "version: 0.1\nstorage: {s3: {region: r, bucket: b}}\n",
+    )
+    .unwrap();
     let o = run_ours(&store, &["-d"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(err(&o), "failed to construct s3 driver: the s3 storage driver is not supported by registry-gc yet (only filesystem is)\n");
     // Unknown top-level keys are accepted silently.
     store.write_config("bogus: 1\n");
     assert!(run_ours(&store, &["-d"]).status.success());
+}
+
+/// An s3 section the registry refuses is refused with its words, before any
+/// request (the endpoint is a closed port).
+#[test]
+fn s3_configuration_errors_match_the_registry() {
+    let store = empty_store();
+    let at = "regionendpoint: http://127.0.0.1:1, region: us-east-1";
+    for (params, want) in [
+        ("regionendpoint: http://127.0.0.1:1, bucket: b".to_string(), "no region parameter provided"),
+        (at.to_string(), "no bucket parameter provided"),
+        (format!("{at}, bucket: b, secure: maybe"), "the secure parameter should be a boolean"),
+        (format!("{at}, bucket: b, skipverify: 2"), "the skipVerify parameter should be a boolean"),
+        ("region: us-east-1, bucket: b, v4auth: false".to_string(), "on Amazon S3 this storage driver can only be used with v4 authentication"),
+        (format!("{at}, bucket: b, chunksize: 100"), "the chunksize 100 parameter should be a number between 5242880 and 5368709120 (inclusive)"),
+        (format!("{at}, bucket: b, objectacl: nope"), "invalid value for objectacl parameter: nope"),
+    ] {
+        let text = format!("version: 0.1\nstorage:\n  s3: {{{params}}}\n");
+        std::fs::write(&store.config, &text).unwrap();
+        let o = run_ours(&store, &["-d"]);
+        let t = oracle_command(&store, &["-d"])
+            .env_remove("AWS_CA_BUNDLE")
+            .output()
+            .unwrap();
+        let want = format!("failed to construct s3 driver: {want}");
+        assert_eq!((o.status.code(), err(&o).trim_end()), (Some(1), want.as_str()), "{text}");
+        assert_eq!((t.status.code(), err(&t).trim_end()), (Some(1), want.as_str()), "oracle: {text}");
+    }
 }
 
 #[test]

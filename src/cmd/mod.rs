@@ -7,7 +7,7 @@ pub mod man;
 pub mod prune_tags;
 pub mod purge_uploads;
 
-use registry_gc::config::{self, Config};
+use registry_gc::config::{self, Config, Storage};
 use registry_gc::layout::Layout;
 use registry_gc::metrics::{MetricsFile, RunMetrics};
 use registry_gc::store::Contents;
@@ -43,7 +43,9 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, ExitCode> {
         eprintln!("{}", logging::default_line(tracing::Level::WARN, warning));
     }
     logging::init(&loaded.config.log);
-    registry_gc::fsutil::cap_io_threads(loaded.config.max_threads);
+    if let Storage::Filesystem { max_threads, .. } = loaded.config.storage {
+        registry_gc::fsutil::cap_io_threads(max_threads);
+    }
     Ok(loaded.config)
 }
 
@@ -66,7 +68,13 @@ pub fn open_store(
     fail_prefix: &str,
 ) -> Result<Opened, ExitCode> {
     let config = load_config(path)?;
-    let layout = Layout::new(&config.root);
+    let layout = match &config.storage {
+        Storage::Filesystem { root, .. } => Layout::new(root),
+        Storage::S3(_) => {
+            eprintln!("failed to construct s3 driver: the s3 storage driver is not supported by registry-gc yet (only filesystem is)");
+            return Err(ExitCode::FAILURE);
+        }
+    };
     match layout.check() {
         Ok(Contents::Store) => {}
         Ok(Contents::Empty) => {

@@ -1,7 +1,10 @@
 //! The registry's own `config.yml`, read as upstream reads it.
 
 mod env;
+mod s3;
 mod yaml;
+
+pub use s3::S3Config;
 
 use crate::error::os_message;
 use serde_yaml::Value;
@@ -12,9 +15,7 @@ use std::path::{Path, PathBuf};
 /// Storage keys that configure the registry rather than choose a driver.
 const NOT_DRIVERS: [&str; 5] = ["maintenance", "cache", "delete", "redirect", "tag"];
 /// Drivers upstream has that registry-gc does not implement yet.
-const OTHER_DRIVERS: [&str; 8] = [
-    "s3", "s3-aws", "gcs", "azure", "swift", "oss", "inmemory", "cos",
-];
+const OTHER_DRIVERS: [&str; 6] = ["gcs", "azure", "swift", "oss", "inmemory", "cos"];
 /// Upstream's default `rootdirectory`.
 pub(crate) const DEFAULT_ROOT: &str = "/var/lib/registry";
 const DEFAULT_MAX_THREADS: u64 = 100;
@@ -60,13 +61,26 @@ pub struct LogConfig {
     pub(crate) fields: BTreeMap<String, String>,
 }
 
+/// The storage driver the configuration names, with what registry-gc takes
+/// from its parameters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// `storage.filesystem`.
+    Filesystem {
+        /// `rootdirectory`.
+        root: PathBuf,
+        /// `maxthreads`, validated as upstream does.
+        max_threads: u64,
+    },
+    /// `storage.s3` (or `s3aws`, the same driver's other name upstream).
+    S3(S3Config),
+}
+
 /// What registry-gc takes from the configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// `storage.filesystem.rootdirectory`.
-    pub root: PathBuf,
-    /// `storage.filesystem.maxthreads`, validated as upstream does.
-    pub max_threads: u64,
+    /// `storage.<driver>`.
+    pub storage: Storage,
     /// `storage.cache.blobdescriptor`, if set.
     pub blob_descriptor_cache: Option<String>,
     pub log: LogConfig,
@@ -122,14 +136,13 @@ pub fn load(path: Option<&Path>, vars: &[(String, String)]) -> Result<Loaded, Co
         LogProblem::Format(m) => ConfigError::Logging(m),
     })?;
     let (driver, params) = storage_driver(&doc).map_err(parsing)?;
-    let (root, max_threads) = filesystem_params(&driver, params)?;
+    let storage = storage(&driver, &params)?;
     let blob_descriptor_cache = doc["storage"]["cache"]["blobdescriptor"]
         .as_str()
         .map(str::to_string);
     Ok(Loaded {
         config: Config {
-            root,
-            max_threads,
+            storage,
             blob_descriptor_cache,
             log,
         },
@@ -270,28 +283,38 @@ fn drivers(storage: &Value) -> Result<Vec<(String, Value)>, String> {
     Ok(drivers)
 }
 
-fn filesystem_params(driver: &str, params: Value) -> Result<(PathBuf, u64), ConfigError> {
+/// The driver `driver` built from its parameters, or why it cannot be.
+fn storage(driver: &str, params: &Value) -> Result<Storage, ConfigError> {
     let fail = |message: String| ConfigError::Driver {
         driver: driver.to_string(),
         message,
     };
-    if driver != "filesystem" {
-        return Err(fail(if OTHER_DRIVERS.contains(&driver) {
-            format!("the {driver} storage driver is not supported by registry-gc yet (only filesystem is)")
-        } else {
-            format!("StorageDriver not registered: {driver}")
-        }));
+    if driver == "filesystem" {
+        return filesystem_params(params).map_err(fail);
     }
+    if s3::DRIVERS.contains(&driver) {
+        return s3::parse(params).map(Storage::S3).map_err(fail);
+    }
+    Err(fail(if OTHER_DRIVERS.contains(&driver) {
+        format!(
+            "the {driver} storage driver is not supported by registry-gc yet (only filesystem is)"
+        )
+    } else {
+        format!("StorageDriver not registered: {driver}")
+    }))
+}
+
+fn filesystem_params(params: &Value) -> Result<Storage, String> {
     let root = match &params["rootdirectory"] {
         Value::Null if params.get("rootdirectory").is_none() => PathBuf::from(DEFAULT_ROOT),
         v => match scalar_text(v) {
             Some(s) if !s.is_empty() => PathBuf::from(s),
-            _ => return Err(fail("rootdirectory must be a non-empty path".into())),
+            _ => return Err("rootdirectory must be a non-empty path".into()),
         },
     };
-    let max_threads = max_threads(&params["maxthreads"])
-        .map_err(|e| fail(format!("maxthreads config error: {e}")))?;
-    Ok((root, max_threads))
+    let max_threads =
+        max_threads(&params["maxthreads"]).map_err(|e| format!("maxthreads config error: {e}"))?;
+    Ok(Storage::Filesystem { root, max_threads })
 }
 
 /// upstream's `GetLimitFromParameter(param, 25, 100)`.
@@ -368,13 +391,28 @@ mod tests {
         load_text(text, vars).unwrap_err().to_string()
     }
 
+    /// The filesystem driver's root and maxthreads.
+    fn filesystem(c: &Config) -> (&Path, u64) {
+        match &c.storage {
+            Storage::Filesystem { root, max_threads } => (root, *max_threads),
+            other => panic!("not filesystem: {other:?}"),
+        }
+    }
+
+    /// The s3 driver's parameters.
+    fn s3(c: &Config) -> &S3Config {
+        match &c.storage {
+            Storage::S3(s3) => s3,
+            other => panic!("not s3: {other:?}"),
+        }
+    }
+
     #[test]
     fn defaults() {
         let c = load_text("version: 0.1\nstorage: filesystem\n", &[])
             .unwrap()
             .config;
-        assert_eq!(c.root, PathBuf::from("/var/lib/registry"));
-        assert_eq!(c.max_threads, 100);
+        assert_eq!(filesystem(&c), (Path::new("/var/lib/registry"), 100));
         assert_eq!(c.log.level, LogLevel::Info);
         assert_eq!(c.log.format, LogFormat::Text);
     }
@@ -409,7 +447,24 @@ mod tests {
             ),
             (
                 "version: 0.1\nstorage: {s3: {bucket: b}}",
-                "failed to construct s3 driver: the s3 storage driver is not supported by registry-gc yet (only filesystem is)",
+                "failed to construct s3 driver: no region parameter provided",
+            ),
+            (
+                "version: 0.1\nstorage: {s3aws: {region: r}}",
+                "failed to construct s3aws driver: no bucket parameter provided",
+            ),
+            (
+                "version: 0.1\nstorage: s3",
+                "failed to construct s3 driver: no region parameter provided",
+            ),
+            // Not a name 2.8.2 registers, though the driver's folder is s3-aws.
+            (
+                "version: 0.1\nstorage: {s3-aws: {region: r, bucket: b}}",
+                "failed to construct s3-aws driver: StorageDriver not registered: s3-aws",
+            ),
+            (
+                "version: 0.1\nstorage: {gcs: {bucket: b}}",
+                "failed to construct gcs driver: the gcs storage driver is not supported by registry-gc yet (only filesystem is)",
             ),
         ];
         for (text, want) in cases {
@@ -432,7 +487,7 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(l.config.root, PathBuf::from("/b"));
+        assert_eq!(filesystem(&l.config).0, Path::new("/b"));
         let shown = |w: &String| w.split_once(": ").unwrap().1.to_string();
         let warnings: Vec<String> = l.warnings.iter().map(shown).collect();
         assert_eq!(
@@ -497,7 +552,7 @@ mod tests {
                 &format!("version: '0.1'\nstorage: {{filesystem: {{maxthreads: {v}}}}}"),
                 &[],
             )
-            .map(|l| l.config.max_threads)
+            .map(|l| filesystem(&l.config).1)
         };
         assert_eq!(m("10").unwrap(), 25);
         assert_eq!(m("-5").unwrap(), 25);
@@ -505,6 +560,91 @@ mod tests {
         assert_eq!(m("200").unwrap(), 200);
         assert_eq!(m("'0x40'").unwrap(), 64);
         assert_eq!(m("'100'").unwrap(), 100);
+    }
+
+    #[test]
+    fn s3_section_loads_under_both_upstream_names() {
+        for driver in ["s3", "s3aws"] {
+            let yml = format!("version: 0.1\nstorage:\n  {driver}:\n    region: us-east-1\n    bucket: registry\n    regionendpoint: 127.0.0.1:9000\n    secure: false\n    rootdirectory: /registry\n    chunksize: 10485760\n  delete:\n    enabled: true\n");
+            let c = load_text(&yml, &[]).unwrap().config;
+            assert_eq!(
+                s3(&c),
+                &S3Config {
+                    bucket: "registry".into(),
+                    region: "us-east-1".into(),
+                    endpoint: Some("http://127.0.0.1:9000".into()),
+                    path_style: true,
+                    key_prefix: "registry/docker/registry/v2/".into(),
+                    access_key: None,
+                    secret_key: None,
+                    skip_verify: false,
+                },
+                "{driver}"
+            );
+        }
+    }
+
+    #[test]
+    fn s3_environment_overrides() {
+        // Checked against docker-registry 2.8.2: with these variables it
+        // lists `http://127.0.0.1:1/b?...&prefix=registry%2Fdocker%2F...`.
+        let yml = "version: 0.1\nstorage:\n  s3:\n    region: us-east-1\n    bucket: a\n    regionendpoint: https://elsewhere\n";
+        let l = load_text(
+            yml,
+            &[
+                ("REGISTRY_STORAGE_S3_BUCKET", "b"),
+                ("REGISTRY_STORAGE_S3_REGIONENDPOINT", "127.0.0.1:1"),
+                ("REGISTRY_STORAGE_S3_SECURE", "false"),
+                ("REGISTRY_STORAGE_S3_ROOTDIRECTORY", "/registry/"),
+                ("REGISTRY_STORAGE_S3_ACCESSKEY", "AK"),
+                ("REGISTRY_STORAGE_S3_SECRETKEY", "SK"),
+                ("REGISTRY_STORAGE_S3_SKIPVERIFY", "true"),
+                ("REGISTRY_STORAGE_S3_FORCEPATHSTYLE", "true"),
+            ],
+        )
+        .unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        let c = s3(&l.config);
+        assert_eq!(c.bucket, "b");
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(c.key_prefix, "registry/docker/registry/v2/");
+        assert_eq!(
+            (c.access_key.as_deref(), c.secret_key.as_deref()),
+            (Some("AK"), Some("SK"))
+        );
+        assert!(c.skip_verify && c.path_style);
+        // An empty value is YAML null: the key is unset (2.8.2: "no bucket
+        // parameter provided"); `0` is an integer, not a boolean.
+        assert_eq!(
+            err(yml, &[("REGISTRY_STORAGE_S3_BUCKET", "")]),
+            "failed to construct s3 driver: no bucket parameter provided"
+        );
+        assert_eq!(
+            err(yml, &[("REGISTRY_STORAGE_S3_SECURE", "0")]),
+            "failed to construct s3 driver: the secure parameter should be a boolean"
+        );
+        // REGISTRY_STORAGE sorts first and replaces the filesystem section.
+        let fs = "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /a\n";
+        let l = load_text(
+            fs,
+            &[
+                ("REGISTRY_STORAGE", "s3"),
+                ("REGISTRY_STORAGE_S3_REGION", "us-east-1"),
+                ("REGISTRY_STORAGE_S3_BUCKET", "b"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s3(&l.config).key_prefix, "docker/registry/v2/");
+        assert_eq!(
+            err(
+                fs,
+                &[
+                    ("REGISTRY_STORAGE", "s3"),
+                    ("REGISTRY_STORAGE_S3_BUCKET", "b")
+                ]
+            ),
+            "failed to construct s3 driver: no region parameter provided"
+        );
     }
 
     #[test]
@@ -518,7 +658,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(l.config.root, PathBuf::from("/b"));
+        assert_eq!(filesystem(&l.config).0, Path::new("/b"));
         assert_eq!(l.config.blob_descriptor_cache.as_deref(), Some("inmemory"));
         assert_eq!(
             l.config.log.fields.get("service").map(String::as_str),
