@@ -7,11 +7,11 @@
 //! shaped for remote stores: the pipeline issues many at once (from the
 //! I/O pool) and deletes in batches.
 
-mod fs;
-mod fs_check;
+pub(crate) mod delete;
+pub mod fs;
 
+pub use fs::check::{Contents, StoreError};
 pub(crate) use fs::FsBackend;
-pub use fs_check::{Contents, StoreError};
 
 use crate::delete::Target;
 use crate::error::Fault;

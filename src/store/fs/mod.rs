@@ -2,12 +2,15 @@
 //! readdir's file types, never through a symlink, and deleted through
 //! [`crate::delete::remove`].
 
+pub(crate) mod check;
+pub mod lock;
+
+use super::delete::{remove, Target};
 use super::{Backend, Contents, Entry, FileRead, Kind, Stat, StoreError};
-use crate::delete::{remove, Target};
 use crate::error::Fault;
 use crate::fsutil::{io_pool, list_sorted, open_nofollow, stat_at, symlink_fault};
 use crate::layout::Layout;
-use crate::lock::StoreLock;
+use lock::StoreLock;
 use rayon::prelude::*;
 use std::any::Any;
 use std::ffi::{CString, OsStr};
@@ -21,7 +24,7 @@ pub(crate) struct FsBackend;
 
 impl Backend for FsBackend {
     fn check(&self, layout: &Layout) -> Result<Contents, StoreError> {
-        super::fs_check::check(layout)
+        check::check(layout)
     }
 
     fn list(&self, dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
