@@ -20,6 +20,7 @@ mod manifests;
 pub mod mark;
 mod marked;
 pub mod metrics;
+pub mod objstore;
 pub mod plan;
 pub mod progress;
 pub mod prune;
