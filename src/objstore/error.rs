@@ -21,8 +21,6 @@ pub enum Operation {
     Put,
     /// DeleteObjects.
     Delete,
-    /// AbortMultipartUpload.
-    AbortUpload,
 }
 
 impl fmt::Display for Operation {
@@ -34,7 +32,6 @@ impl fmt::Display for Operation {
             Operation::Head => "head",
             Operation::Put => "put",
             Operation::Delete => "delete",
-            Operation::AbortUpload => "abort of multipart upload",
         })
     }
 }
