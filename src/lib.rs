@@ -14,6 +14,7 @@ pub mod layout;
 pub mod logging;
 mod manifest;
 pub mod metrics;
+pub mod objstore;
 pub mod progress;
 pub mod prune;
 mod reference;

@@ -1,0 +1,235 @@
+//! One error type for every S3 request, classified so callers can print a
+//! clear message: missing bucket, refused credentials, unreachable endpoint.
+
+use std::error::Error as _;
+use std::fmt;
+
+use object_store::client::{HttpError, HttpErrorKind};
+
+/// The operation that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Setting up the client from its configuration.
+    Setup,
+    /// ListObjectsV2.
+    List,
+    /// GetObject.
+    Get,
+    /// HeadObject.
+    Head,
+    /// PutObject.
+    Put,
+    /// DeleteObjects.
+    Delete,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::Setup => "setup",
+            Operation::List => "list",
+            Operation::Get => "get",
+            Operation::Head => "head",
+            Operation::Put => "put",
+            Operation::Delete => "delete",
+        })
+    }
+}
+
+/// What kind of failure it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The bucket does not exist (`NoSuchBucket`).
+    NoSuchBucket,
+    /// The server refused the credentials or the request
+    /// (`AccessDenied`, `InvalidAccessKeyId`, `SignatureDoesNotMatch`, 401, 403).
+    Credentials,
+    /// No connection could be made to the endpoint.
+    Unreachable,
+    /// The object is larger than the caller's limit.
+    TooLarge,
+    /// The key cannot be expressed as an object_store path (empty segment, `.`, `..`).
+    InvalidKey,
+    /// The configuration is unusable.
+    Config,
+    /// Anything else (the message has the server's words).
+    Other,
+}
+
+/// A failed S3 request: `S3 <operation> of s3://<bucket>/<key>: <detail>`.
+#[derive(Debug, thiserror::Error)]
+#[error("S3 {op} of s3://{bucket}/{key}: {detail}")]
+pub struct ClientError {
+    op: Operation,
+    bucket: String,
+    key: String,
+    kind: ErrorKind,
+    detail: String,
+}
+
+impl ClientError {
+    /// An error of a known kind with its own wording.
+    pub(crate) fn new(
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        kind: ErrorKind,
+        detail: String,
+    ) -> Self {
+        ClientError {
+            op,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            kind,
+            detail,
+        }
+    }
+
+    /// Classifies an object_store error. `endpoint` is named when the
+    /// server cannot be reached.
+    pub(crate) fn from_store(
+        op: Operation,
+        bucket: &str,
+        key: &str,
+        endpoint: &str,
+        err: &object_store::Error,
+    ) -> Self {
+        let (kind, detail) = classify(bucket, endpoint, err);
+        ClientError::new(op, bucket, key, kind, detail)
+    }
+
+    /// What kind of failure it was.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The operation that failed.
+    pub fn operation(&self) -> Operation {
+        self.op
+    }
+}
+
+/// The S3 error code and message of an error response, if its body is in the chain.
+pub(crate) fn server_error(err: &object_store::Error) -> Option<(String, String)> {
+    let text = err.to_string();
+    let code = between(&text, "<Code>", "</Code>")?;
+    let message = between(&text, "<Message>", "</Message>").unwrap_or_default();
+    Some((code, message))
+}
+
+fn between(text: &str, open: &str, close: &str) -> Option<String> {
+    let start = text.find(open)? + open.len();
+    let len = text[start..].find(close)?;
+    Some(text[start..start + len].to_string())
+}
+
+fn classify(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKind, String) {
+    if let Some(e) = connect_error(err) {
+        return (
+            ErrorKind::Unreachable,
+            format!(
+                "cannot connect to the endpoint {endpoint}: {}",
+                innermost(e)
+            ),
+        );
+    }
+    match server_error(err) {
+        Some((code, message)) if code == "NoSuchBucket" => (
+            ErrorKind::NoSuchBucket,
+            format!("the bucket {bucket} does not exist ({code}: {message})"),
+        ),
+        Some((code, message))
+            if matches!(
+                code.as_str(),
+                "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"
+            ) =>
+        {
+            (
+                ErrorKind::Credentials,
+                format!("the server refused the request: check the access key, the secret key and the bucket policy ({code}: {message})"),
+            )
+        }
+        Some((code, message)) => (ErrorKind::Other, format!("{code}: {message}")),
+        None => match err {
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => (
+                ErrorKind::Credentials,
+                format!("the server refused the request: check the access key, the secret key and the bucket policy ({err})"),
+            ),
+            _ => (ErrorKind::Other, err.to_string()),
+        },
+    }
+}
+
+/// The transport error of a failed connection, if that is what happened.
+fn connect_error(err: &object_store::Error) -> Option<&HttpError> {
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<HttpError>() {
+            return (http.kind() == HttpErrorKind::Connect).then_some(http);
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// The most specific message in an error chain ("Connection refused (os error 111)").
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic(body: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: body.to_string().into(),
+        }
+    }
+
+    #[test]
+    fn server_codes_pick_the_kind_and_keep_the_message() {
+        let e = ClientError::from_store(
+            Operation::List,
+            "b",
+            "docker/",
+            "http://h:1",
+            &generic("<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>"),
+        );
+        assert_eq!(e.kind(), ErrorKind::NoSuchBucket);
+        assert_eq!(
+            e.to_string(),
+            "S3 list of s3://b/docker/: the bucket b does not exist (NoSuchBucket: The specified bucket does not exist)"
+        );
+        for code in [
+            "AccessDenied",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+        ] {
+            let body = format!("<Code>{code}</Code><Message>m</Message>");
+            let e = ClientError::from_store(Operation::Get, "b", "k", "e", &generic(&body));
+            assert_eq!(e.kind(), ErrorKind::Credentials, "{code}");
+            assert!(e.to_string().ends_with(&format!("({code}: m)")), "{e}");
+        }
+        let e = ClientError::from_store(
+            Operation::Get,
+            "b",
+            "k",
+            "e",
+            &generic("<Code>SlowDown</Code>"),
+        );
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (
+                ErrorKind::Other,
+                "S3 get of s3://b/k: SlowDown: ".to_string()
+            )
+        );
+    }
+}

@@ -1,0 +1,301 @@
+//! The S3 request layer against moto on loopback: pagination and request
+//! counts, concurrent listings, reads and their limits, batch deletes, the
+//! run lock, and the error messages for a missing bucket and a dead endpoint.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use registry_gc::objstore::lock::{LockError, S3Lock};
+use registry_gc::objstore::{ClientConfig, ErrorKind, S3Client};
+
+/// A moto server on a free loopback port, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Moto {
+    /// Starts moto, or `None` (with a message) when it is not installed and
+    /// this is not CI.
+    fn start() -> Option<Moto> {
+        let installed = std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| dir.join("moto_server").is_file())
+        });
+        if !installed {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "moto_server is not on PATH (CI must install moto[server])"
+            );
+            eprintln!("skipped: moto_server is not on PATH (pip install 'moto[server]')");
+            return None;
+        }
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(moto)
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for `bucket` (not created).
+    fn client(&self, bucket: &str) -> S3Client {
+        S3Client::new(config(&self.endpoint(), bucket)).expect("client")
+    }
+
+    /// Creates `bucket` (moto takes an unsigned PUT) and returns a client for it.
+    fn bucket(&self, bucket: &str) -> S3Client {
+        let status = Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "-X", "PUT"])
+            .arg(format!("{}/{bucket}", self.endpoint()))
+            .status()
+            .expect("run curl");
+        assert!(status.success(), "create bucket {bucket}");
+        self.client(bucket)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn config(endpoint: &str, bucket: &str) -> ClientConfig {
+    ClientConfig {
+        endpoint: Some(endpoint.to_string()),
+        path_style: true,
+        access_key: Some("test".into()),
+        secret_key: Some("test".into()),
+        ..ClientConfig::new(bucket, "us-east-1")
+    }
+}
+
+/// Puts every key (its own name as content) from 16 threads sharing one client.
+fn put_all(client: &S3Client, keys: &[String]) {
+    std::thread::scope(|s| {
+        for chunk in keys.chunks(keys.len().div_ceil(16)) {
+            s.spawn(move || {
+                for key in chunk {
+                    client.put(key, key.as_bytes().to_vec()).expect("put");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn listings_and_batch_deletes_are_paginated_and_counted() {
+    let Some(moto) = Moto::start() else { return };
+    let writer = moto.bucket("big");
+    let keys: Vec<String> = (0..2500)
+        .map(|i| format!("r/blobs/{:02x}/k{i:05}", i % 16))
+        .collect();
+    put_all(&writer, &keys);
+    writer.put("r/repositories/a/link", b"x".to_vec()).unwrap();
+    assert_eq!(writer.requests().put, 2501);
+
+    let client = moto.client("big");
+    let listed = client.list("r/blobs/").unwrap();
+    let mut names: Vec<String> = listed.iter().map(|o| o.key.clone()).collect();
+    names.sort();
+    let mut want = keys.clone();
+    want.sort();
+    assert_eq!(names, want);
+    assert!(listed
+        .iter()
+        .all(|o| o.size == o.key.len() as u64 && o.etag.is_some()));
+    assert_eq!(client.requests().list, 3, "2,500 keys are 3 pages");
+
+    let mut prefixes: Vec<String> = (0..16).map(|h| format!("r/blobs/{h:02x}/")).collect();
+    prefixes.push("r/repositories/".into());
+    let many = client.list_many(&prefixes).unwrap();
+    assert_eq!(many.len(), 2501);
+    assert_eq!(
+        many.last().unwrap().key,
+        "r/repositories/a/link",
+        "in prefix order"
+    );
+    assert!(many[..157].iter().all(|o| o.key.starts_with("r/blobs/00/")));
+    assert_eq!(client.requests().list, 3 + 17, "one page per prefix");
+
+    let mut doomed = keys.clone();
+    doomed.insert(1234, "r/blobs/00/never-was".into());
+    let results = client.delete(&doomed);
+    assert_eq!(results.len(), 2501);
+    assert!(results
+        .iter()
+        .zip(&doomed)
+        .all(|((k, r), d)| k == d && r.is_ok()));
+    assert_eq!(
+        client.requests().delete,
+        3,
+        "2,501 keys are 3 DeleteObjects"
+    );
+    let left = client.list("").unwrap();
+    assert_eq!(left.len(), 1);
+    let counts = client.requests();
+    assert_eq!(
+        (counts.get, counts.head, counts.put, counts.other),
+        (0, 0, 0, 0)
+    );
+}
+
+#[test]
+fn reads_report_missing_keys_and_refuse_oversized_objects() {
+    let Some(moto) = Moto::start() else { return };
+    let client = moto.bucket("reads");
+    client.put("a/b", b"0123456789".to_vec()).unwrap();
+    assert_eq!(
+        client.get("a/b", 10).unwrap().as_deref(),
+        Some(&b"0123456789"[..])
+    );
+    assert_eq!(client.get("a/c", 10).unwrap(), None);
+    let e = client.get("a/b", 9).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::TooLarge);
+    assert_eq!(
+        e.to_string(),
+        "S3 get of s3://reads/a/b: the object is 10 bytes, more than the limit of 9"
+    );
+    let head = client.head("a/b").unwrap().unwrap();
+    assert_eq!((head.key.as_str(), head.size), ("a/b", 10));
+    assert!(head.modified <= SystemTime::now() + Duration::from_secs(5));
+    assert_eq!(client.head("a/c").unwrap(), None);
+    let invalid = client.get("a//b", 10).unwrap_err();
+    assert_eq!(invalid.kind(), ErrorKind::InvalidKey);
+    let counts = client.requests();
+    assert_eq!((counts.put, counts.get, counts.head), (1, 3, 2));
+}
+
+#[test]
+fn conditional_put_creates_only_once() {
+    let Some(moto) = Moto::start() else { return };
+    let client = moto.bucket("cond");
+    // moto honours If-None-Match: * (412 on an existing key).
+    assert!(client.put_if_absent("lock", b"first".to_vec()).unwrap());
+    assert!(!client.put_if_absent("lock", b"second".to_vec()).unwrap());
+    assert_eq!(
+        client.get("lock", 100).unwrap().as_deref(),
+        Some(&b"first"[..])
+    );
+    client.delete_one("lock").unwrap();
+    client.delete_one("lock").unwrap();
+    assert!(client.put_if_absent("lock", b"third".to_vec()).unwrap());
+}
+
+fn lock_body(client: &S3Client, key: &str) -> serde_json::Value {
+    serde_json::from_slice(&client.get(key, 4096).unwrap().expect("lock object")).unwrap()
+}
+
+#[test]
+fn the_run_lock_is_exclusive_refreshed_taken_over_when_expired_and_released() {
+    let Some(moto) = Moto::start() else { return };
+    let client = moto.bucket("lock");
+    let ttl = Duration::from_millis(1500);
+    let first = S3Lock::acquire(&client, "gc.lock", "alpha", ttl).unwrap();
+    let body = lock_body(&client, "gc.lock");
+    assert_eq!(body["host"], "alpha");
+    assert_eq!(body["pid"], std::process::id());
+
+    let refused = S3Lock::acquire(&client, "gc.lock", "beta", ttl).unwrap_err();
+    assert!(matches!(refused, LockError::Held { .. }), "{refused}");
+    let message = refused.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "another registry-gc holds the lock s3://lock/gc.lock: alpha pid {}, started ",
+            std::process::id()
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(body["expires"].as_str().unwrap()),
+        "{message}"
+    );
+
+    std::thread::sleep(Duration::from_millis(1200));
+    let refreshed = lock_body(&client, "gc.lock");
+    assert!(
+        refreshed["expires"].as_str() > body["expires"].as_str(),
+        "{refreshed}"
+    );
+    first.check().unwrap();
+    drop(first);
+    assert_eq!(
+        client.head("gc.lock").unwrap(),
+        None,
+        "drop deletes the lock"
+    );
+
+    // An expired lock of a dead run is taken over.
+    let stale = r#"{"host":"ghost","pid":1,"started":"2020-01-01T00:00:00Z","expires":"2020-01-01T01:00:00Z","token":"t"}"#;
+    client.put("gc.lock", stale.as_bytes().to_vec()).unwrap();
+    let taker = S3Lock::acquire(&client, "gc.lock", "beta", ttl).unwrap();
+    assert_eq!(lock_body(&client, "gc.lock")["host"], "beta");
+
+    // A lock another run replaced is lost: check fails and drop leaves it.
+    let successor = r#"{"host":"gamma","pid":2,"started":"2030-01-01T00:00:00Z","expires":"2030-01-01T01:00:00Z","token":"other"}"#;
+    client
+        .put("gc.lock", successor.as_bytes().to_vec())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let lost = taker.check().unwrap_err();
+    assert_eq!(
+        lost.to_string(),
+        "lost the lock s3://lock/gc.lock: another run took it over or it expired unrefreshed"
+    );
+    drop(taker);
+    assert_eq!(lock_body(&client, "gc.lock")["host"], "gamma");
+}
+
+#[test]
+fn a_missing_bucket_is_named() {
+    let Some(moto) = Moto::start() else { return };
+    let client = moto.client("nosuch");
+    let e = client.list("docker/").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoSuchBucket);
+    assert_eq!(
+        e.to_string(),
+        "S3 list of s3://nosuch/docker/: the bucket nosuch does not exist (NoSuchBucket: The specified bucket does not exist)"
+    );
+    let e = client.get("docker/x", 10).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoSuchBucket, "{e}");
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named() {
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let client = S3Client::new(ClientConfig {
+        retry_timeout: Duration::from_millis(300),
+        ..config(&endpoint, "b")
+    })
+    .unwrap();
+    let e = client.list("").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unreachable);
+    let message = e.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "S3 list of s3://b/: cannot connect to the endpoint {endpoint}: "
+        )),
+        "{message}"
+    );
+    assert!(message.contains("refused"), "{message}");
+    assert_eq!(client.requests().total(), 0, "no request reached a server");
+}
