@@ -18,6 +18,16 @@ use std::time::{Duration, SystemTime};
 /// the extra threads cost next to nothing.
 pub(crate) const IO_THREADS: usize = 16;
 
+/// Threads of the I/O pool unless `RGC_IO_THREADS` says otherwise: [`IO_THREADS`],
+/// or the requests kept in flight on object storage (see [`set_io_threads`]).
+static THREADS: AtomicU64 = AtomicU64::new(IO_THREADS as u64);
+
+/// Sizes the I/O pool for a remote store, whose reads wait on the network:
+/// one thread per request in flight. Takes effect before the pool's first use.
+pub(crate) fn set_io_threads(threads: usize) {
+    THREADS.store(threads.max(1) as u64, Ordering::Relaxed);
+}
+
 /// `storage.filesystem.maxthreads`, once set by [`cap_io_threads`].
 static THREAD_CAP: AtomicU64 = AtomicU64::new(u64::MAX);
 
@@ -31,12 +41,12 @@ pub fn cap_io_threads(max_threads: u64) {
 }
 
 /// Threads of the I/O pool: `RGC_IO_THREADS` (a positive integer) or
-/// [`IO_THREADS`], at most `cap`.
-fn io_threads(requested: Option<&str>, cap: u64) -> usize {
+/// `default`, at most `cap`.
+fn io_threads(requested: Option<&str>, default: usize, cap: u64) -> usize {
     let threads = requested
         .and_then(|v| v.parse().ok())
         .filter(|&n: &usize| n > 0)
-        .unwrap_or(IO_THREADS);
+        .unwrap_or(default);
     threads.min(usize::try_from(cap).unwrap_or(usize::MAX))
 }
 
@@ -46,6 +56,7 @@ pub(crate) fn io_pool() -> &'static rayon::ThreadPool {
     POOL.get_or_init(|| {
         let threads = io_threads(
             std::env::var("RGC_IO_THREADS").ok().as_deref(),
+            THREADS.load(Ordering::Relaxed) as usize,
             THREAD_CAP.load(Ordering::Relaxed),
         );
         tracing::debug!("I/O pool: {threads} threads");
@@ -253,11 +264,11 @@ mod tests {
 
     #[test]
     fn maxthreads_caps_the_io_pool() {
-        assert_eq!(io_threads(None, u64::MAX), IO_THREADS);
-        assert_eq!(io_threads(None, 100), IO_THREADS);
-        assert_eq!(io_threads(Some("64"), 100), 64);
-        assert_eq!(io_threads(Some("64"), 25), 25);
-        assert_eq!(io_threads(Some("0"), 25), IO_THREADS);
-        assert_eq!(io_threads(Some("many"), 4), 4);
+        assert_eq!(io_threads(None, IO_THREADS, u64::MAX), IO_THREADS);
+        assert_eq!(io_threads(None, IO_THREADS, 100), IO_THREADS);
+        assert_eq!(io_threads(Some("64"), IO_THREADS, 100), 64);
+        assert_eq!(io_threads(Some("64"), IO_THREADS, 25), 25);
+        assert_eq!(io_threads(Some("0"), IO_THREADS, 25), IO_THREADS);
+        assert_eq!(io_threads(Some("many"), IO_THREADS, 4), 4);
     }
 }

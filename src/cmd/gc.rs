@@ -48,6 +48,10 @@ pub struct Args {
     /// textfile format, replaced atomically; written on failure too)
     #[arg(long, value_name = "PATH")]
     metrics_file: Option<PathBuf>,
+    /// on object storage (storage.s3): requests kept in flight at once
+    /// (manifest and link reads, listings of key ranges, delete batches)
+    #[arg(long, value_name = "N", default_value_t = registry_gc::store::DEFAULT_IN_FLIGHT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
+    requests_in_flight: usize,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
@@ -68,6 +72,7 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         args.config.as_deref(),
         args.dry_run,
         "failed to garbage collect",
+        args.requests_in_flight,
     ) {
         Ok(o) => o,
         Err(code) => return code,

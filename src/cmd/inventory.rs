@@ -40,7 +40,12 @@ pub struct Args {
 /// Prints what uses the disk, per repository and for the whole store.
 /// Reads only and takes no lock.
 pub fn run(args: &Args) -> ExitCode {
-    let opened = match super::open_store(args.config.as_deref(), true, "failed to take inventory") {
+    let opened = match super::open_store(
+        args.config.as_deref(),
+        true,
+        "failed to take inventory",
+        registry_gc::store::DEFAULT_IN_FLIGHT,
+    ) {
         Ok(o) => o,
         Err(code) => return code,
     };

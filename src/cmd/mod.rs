@@ -66,12 +66,13 @@ pub fn open_store(
     path: Option<&Path>,
     dry_run: bool,
     fail_prefix: &str,
+    in_flight: usize,
 ) -> Result<Opened, ExitCode> {
     let config = load_config(path)?;
-    let layout = match &config.storage {
-        Storage::Filesystem { root, .. } => Layout::new(root),
-        Storage::S3(_) => {
-            eprintln!("failed to construct s3 driver: the s3 storage driver is not supported by registry-gc yet (only filesystem is)");
+    let layout = match registry_gc::store::open(&config.storage, in_flight) {
+        Ok(layout) => layout,
+        Err(e) => {
+            eprintln!("{fail_prefix}: {e}");
             return Err(ExitCode::FAILURE);
         }
     };

@@ -115,11 +115,15 @@ fn policy(args: &Args) -> Result<Policy, ExitCode> {
 }
 
 fn prune(args: &Args, policy: &Policy, metrics: &mut RunMetrics) -> ExitCode {
-    let opened =
-        match super::open_store(args.config.as_deref(), args.dry_run, "failed to prune tags") {
-            Ok(o) => o,
-            Err(code) => return code,
-        };
+    let opened = match super::open_store(
+        args.config.as_deref(),
+        args.dry_run,
+        "failed to prune tags",
+        registry_gc::store::DEFAULT_IN_FLIGHT,
+    ) {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
     let layout = &opened.layout;
     let repos: Vec<Glob> = args.repo.iter().map(|g| Glob::new(g)).collect();
     let (plan, phase) = Phase::time("plan", || {

@@ -49,6 +49,7 @@ fn purge(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         args.config.as_deref(),
         args.dry_run,
         "failed to purge uploads",
+        registry_gc::store::DEFAULT_IN_FLIGHT,
     ) {
         Ok(o) => o,
         Err(code) => return code,

@@ -9,10 +9,12 @@
 
 pub(crate) mod delete;
 pub mod fs;
+mod s3;
 
 pub use fs::check::{Contents, StoreError};
 pub(crate) use fs::FsBackend;
 
+use crate::config::Storage;
 use crate::delete::Target;
 use crate::error::Fault;
 pub(crate) use crate::fsutil::{Entry, Kind, Stat};
@@ -21,6 +23,22 @@ use std::any::Any;
 use std::fmt;
 use std::path::Path;
 use std::time::SystemTime;
+
+/// Requests kept in flight on object storage unless told otherwise.
+pub const DEFAULT_IN_FLIGHT: usize = 64;
+
+/// The layout of the store `storage` names, with its backend; on object
+/// storage, at most `in_flight` requests at once (reads run one per I/O
+/// thread). Nothing is read yet.
+pub fn open(storage: &Storage, in_flight: usize) -> Result<Layout, StoreError> {
+    match storage {
+        Storage::Filesystem { root, .. } => Ok(Layout::new(root)),
+        Storage::S3(config) => {
+            crate::fsutil::set_io_threads(in_flight);
+            s3::open(config, in_flight)
+        }
+    }
+}
 
 /// A file's bytes (at most the limit asked for, plus one) and, when the
 /// backend knows it without another request or it was asked for, its

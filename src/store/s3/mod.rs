@@ -1,0 +1,391 @@
+//! The S3 backend: a store in a bucket, under the keys the registry's s3
+//! driver writes (`<rootdirectory>/docker/registry/v2/...`).
+//!
+//! The cost is requests, so each area of the store (`blobs/`,
+//! `repositories/`) is listed flat once, in key ranges listed in parallel,
+//! and every listing, stat and "is it there" question of the mark is
+//! answered from that listing: no request per key where the listing
+//! already says it. A link whose ETag is the MD5 of the digest it should
+//! hold is not fetched. Reads run on the I/O pool (many in flight);
+//! deletions go out 1,000 keys a request.
+
+mod index;
+
+use super::{Backend, Contents, Entry, FileRead, RequestCounts, Stat, StoreError};
+use crate::config::S3Config;
+use crate::delete::{check_target, Target};
+use crate::error::Fault;
+use crate::layout::Layout;
+use crate::objstore::lock::S3Lock;
+use crate::objstore::{ClientConfig, ClientError, S3Client};
+use index::{Index, Object};
+use md5::Digest as _;
+use std::any::Any;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Name of the lock object, beside `docker/` under the root.
+const LOCK_OBJECT: &str = "registry-gc.lock";
+/// How long a lock stays valid without being refreshed (every third of it).
+const LOCK_TTL: Duration = Duration::from_secs(120);
+
+/// Where the flat listing of `blobs/` is cut into ranges listed in
+/// parallel: digests are uniform, so sixteen equal ranges.
+const BLOB_CUTS: [&str; 15] = [
+    "sha256/1", "sha256/2", "sha256/3", "sha256/4", "sha256/5", "sha256/6", "sha256/7", "sha256/8",
+    "sha256/9", "sha256/a", "sha256/b", "sha256/c", "sha256/d", "sha256/e", "sha256/f",
+];
+/// Where the listing of `repositories/` is cut: at each first character a
+/// repository name may start with.
+const REPOSITORY_CUTS: &str = "123456789abcdefghijklmnopqrstuvwxyz";
+
+/// One area's listing, made on first use (and again after a refresh).
+type Listing = Arc<Result<Index, Fault>>;
+
+/// A store in an S3 bucket.
+#[derive(Debug)]
+pub(crate) struct S3Backend {
+    client: S3Client,
+    /// `s3://<bucket>/<root>`: the layout's root, which faults name.
+    root: PathBuf,
+    /// Key prefix of the root (`registry/`, or empty).
+    key_root: String,
+    blobs: RwLock<Option<Listing>>,
+    repositories: RwLock<Option<Listing>>,
+}
+
+/// The layout of the store `config` names, read and deleted through S3
+/// with at most `max_in_flight` requests at once.
+pub(crate) fn open(config: &S3Config, max_in_flight: usize) -> Result<Layout, StoreError> {
+    let root = PathBuf::from(format!("s3://{}", config.bucket));
+    let client = S3Client::new(ClientConfig {
+        endpoint: config.endpoint.clone(),
+        path_style: config.path_style,
+        access_key: config.access_key.clone(),
+        secret_key: config.secret_key.clone(),
+        skip_verify: config.skip_verify,
+        max_in_flight,
+        ..ClientConfig::new(&config.bucket, &config.region)
+    })
+    .map_err(|e| StoreError::Unreadable(Fault::new(e.to_string(), &root)))?;
+    let key_root = config
+        .key_prefix
+        .strip_suffix("docker/registry/v2/")
+        .unwrap_or_default()
+        .to_string();
+    let root = match key_root.trim_end_matches('/') {
+        "" => root,
+        dir => root.join(dir),
+    };
+    let backend = S3Backend {
+        client,
+        root: root.clone(),
+        key_root,
+        blobs: RwLock::new(None),
+        repositories: RwLock::new(None),
+    };
+    Ok(Layout::with_backend(root, Arc::new(backend)))
+}
+
+impl S3Backend {
+    /// The object key of a path under the root.
+    fn key(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(&self.root).ok()?.to_str()?;
+        Some(format!("{}{rel}", self.key_root))
+    }
+
+    /// The path that names `key` in faults.
+    fn path_of(&self, key: &str) -> PathBuf {
+        self.root
+            .join(key.strip_prefix(&self.key_root).unwrap_or(key))
+    }
+
+    fn fault(&self, key: &str, e: &ClientError) -> Fault {
+        Fault::new(e.to_string(), &self.path_of(key))
+    }
+
+    /// `<root>docker/registry/v2/`, as a key prefix.
+    fn v2_key(&self) -> String {
+        format!("{}docker/registry/v2/", self.key_root)
+    }
+
+    /// A path's key relative to `docker/registry/v2/` and the listing of
+    /// its area; `None` outside `blobs/` and `repositories/`.
+    fn locate(&self, path: &Path) -> Result<Option<(String, Listing)>, Fault> {
+        let Some(rel) = path
+            .strip_prefix(self.root.join("docker/registry/v2"))
+            .ok()
+            .and_then(|r| r.to_str())
+        else {
+            return Ok(None);
+        };
+        let listing = match rel.split('/').next() {
+            Some("blobs") => self.listing(&self.blobs, "blobs", &BLOB_CUTS),
+            Some("repositories") => {
+                let cuts: Vec<String> = REPOSITORY_CUTS.chars().map(String::from).collect();
+                let cuts: Vec<&str> = cuts.iter().map(String::as_str).collect();
+                self.listing(&self.repositories, "repositories", &cuts)
+            }
+            _ => return Ok(None),
+        };
+        if let Err(f) = &*listing {
+            return Err(f.clone());
+        }
+        Ok(Some((rel.to_string(), listing)))
+    }
+
+    /// The listing of `area`, made now if it was not yet.
+    fn listing(&self, slot: &RwLock<Option<Listing>>, area: &str, cuts: &[&str]) -> Listing {
+        if let Some(l) = slot.read().unwrap_or_else(|e| e.into_inner()).clone() {
+            return l;
+        }
+        let mut guard = slot.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = guard.clone() {
+            return l;
+        }
+        let listed = Arc::new(self.list_area(area, cuts));
+        *guard = Some(listed.clone());
+        listed
+    }
+
+    /// Lists `area` flat, cut at `cuts` into key ranges listed in parallel.
+    fn list_area(&self, area: &str, cuts: &[&str]) -> Result<Index, Fault> {
+        let v2 = self.v2_key();
+        let prefix = format!("{v2}{area}/");
+        let listed = self
+            .client
+            .list_ranges(&prefix, cuts)
+            .map_err(|e| self.fault(&prefix, &e))?;
+        let objects = listed
+            .into_iter()
+            .filter_map(|o| {
+                Some(Object {
+                    key: o.key.strip_prefix(&v2)?.into(),
+                    size: o.size,
+                    modified: o.modified,
+                    etag: o.etag.map(|e| e.trim_matches('"').into()),
+                })
+            })
+            .collect();
+        Ok(Index::new(objects))
+    }
+
+    /// The keys a target stands for: every key below a directory target,
+    /// the link for a layer link; none for the "only if empty" targets (S3
+    /// has no directories to remove).
+    fn target_keys(&self, layout: &Layout, target: &Target<'_>) -> Result<Vec<String>, Fault> {
+        let path = target.path(layout);
+        if matches!(
+            target,
+            Target::EmptyBlobPrefix(_) | Target::EmptyLayerDir { .. }
+        ) {
+            return Ok(Vec::new());
+        }
+        let Some((rel, listing)) = self.locate(&path)? else {
+            return Err(Fault::new(
+                "refusing to delete: not inside the store",
+                &path,
+            ));
+        };
+        let Ok(index) = &*listing else {
+            return Ok(Vec::new());
+        };
+        let v2 = self.v2_key();
+        let keys = match target {
+            Target::LayerLink { .. } => index
+                .get(&rel)
+                .map(|o| vec![format!("{v2}{}", o.key)])
+                .unwrap_or_default(),
+            _ => index
+                .under(&format!("{rel}/"))
+                .iter()
+                .map(|o| format!("{v2}{}", o.key))
+                .collect(),
+        };
+        Ok(keys)
+    }
+}
+
+impl Backend for S3Backend {
+    fn check(&self, layout: &Layout) -> Result<Contents, StoreError> {
+        // A bucket without `repositories/` is a registry nobody pushed to:
+        // nothing can be marked, so nothing may be swept.
+        match self.locate(&layout.repositories()) {
+            Ok(Some((_, listing))) => match &*listing {
+                Ok(index) if index.is_empty() => Ok(Contents::Empty),
+                Ok(_) => Ok(Contents::Store),
+                Err(f) => Err(StoreError::Unreadable(f.clone())),
+            },
+            Ok(None) => Ok(Contents::Empty),
+            Err(f) => Err(StoreError::Unreadable(f)),
+        }
+    }
+
+    fn list(&self, dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
+        let Some((rel, listing)) = self.locate(dir)? else {
+            return Ok(None);
+        };
+        Ok(listing.as_ref().as_ref().ok().and_then(|i| i.list(&rel)))
+    }
+
+    fn stat(&self, path: &Path) -> Result<Option<Stat>, Fault> {
+        let Some((rel, listing)) = self.locate(path)? else {
+            return Ok(None);
+        };
+        Ok(listing.as_ref().as_ref().ok().and_then(|i| i.stat(&rel)))
+    }
+
+    fn stat_children(
+        &self,
+        dir: &Path,
+        names: &[&OsStr],
+        file: &str,
+    ) -> Result<Vec<std::io::Result<Option<Stat>>>, Fault> {
+        names
+            .iter()
+            .map(|n| Ok(Ok(self.stat(&dir.join(n).join(file))?)))
+            .collect()
+    }
+
+    fn read(&self, path: &Path, limit: u64, with_mtime: bool) -> Result<Option<FileRead>, Fault> {
+        let Some((rel, listing)) = self.locate(path)? else {
+            return Ok(None);
+        };
+        let Some(object) = listing.as_ref().as_ref().ok().and_then(|i| i.get(&rel)) else {
+            return Ok(None);
+        };
+        let modified = with_mtime.then_some(object.modified);
+        if object.size > limit {
+            // Over the caller's limit: it says so without the bytes.
+            return Ok(Some(FileRead {
+                bytes: Vec::new(),
+                size: object.size,
+                modified,
+            }));
+        }
+        let key = format!("{}{}", self.v2_key(), object.key);
+        match self.client.get(&key, limit) {
+            Ok(Some(bytes)) => Ok(Some(FileRead {
+                size: bytes.len() as u64,
+                bytes,
+                modified,
+            })),
+            // Listed, then gone: deleted during the run.
+            Ok(None) => Ok(None),
+            Err(e) => Err(self.fault(&key, &e)),
+        }
+    }
+
+    fn read_expected(
+        &self,
+        path: &Path,
+        expected: &[u8],
+        with_mtime: bool,
+    ) -> Result<Option<FileRead>, Fault> {
+        if let Some((rel, listing)) = self.locate(path)? {
+            let index = listing.as_ref().as_ref().ok();
+            let Some(object) = index.and_then(|i| i.get(&rel)) else {
+                return Ok(None);
+            };
+            let matches = object.size == expected.len() as u64
+                && object.etag.as_deref() == Some(md5_hex(expected).as_str());
+            if matches {
+                return Ok(Some(FileRead {
+                    bytes: expected.to_vec(),
+                    size: object.size,
+                    modified: with_mtime.then_some(object.modified),
+                }));
+            }
+        }
+        self.read(path, 1024, with_mtime)
+    }
+
+    fn exists_now(&self, path: &Path) -> Result<bool, Fault> {
+        let Some(key) = self.key(path) else {
+            return Ok(false);
+        };
+        self.client
+            .head(&key)
+            .map(|o| o.is_some())
+            .map_err(|e| self.fault(&key, &e))
+    }
+
+    fn refresh(&self) {
+        *self.repositories.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    fn remove(&self, layout: &Layout, targets: &[Target<'_>]) -> Vec<Result<bool, Fault>> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut spans: Vec<Result<std::ops::Range<usize>, Fault>> = Vec::new();
+        for target in targets {
+            let span = check_target(layout, target)
+                .and_then(|()| self.target_keys(layout, target))
+                .map(|k| {
+                    let start = keys.len();
+                    keys.extend(k);
+                    start..keys.len()
+                });
+            spans.push(span);
+        }
+        let results = if keys.is_empty() {
+            Vec::new()
+        } else {
+            self.client.delete(&keys)
+        };
+        let failed: std::collections::HashMap<&str, &str> = results
+            .iter()
+            .filter_map(|(k, r)| r.as_ref().err().map(|e| (k.as_str(), e.as_str())))
+            .collect();
+        spans
+            .into_iter()
+            .map(|span| {
+                let span = span?;
+                if span.is_empty() {
+                    return Ok(false);
+                }
+                for key in &keys[span] {
+                    if let Some(e) = failed.get(key.as_str()) {
+                        return Err(Fault::new(format!("delete: {e}"), &self.path_of(key)));
+                    }
+                }
+                Ok(true)
+            })
+            .collect()
+    }
+
+    fn lock(&self, _layout: &Layout) -> Result<Box<dyn Any + Send>, Fault> {
+        let key = format!("{}{LOCK_OBJECT}", self.key_root);
+        let host = hostname();
+        S3Lock::acquire(&self.client, &key, &host, LOCK_TTL)
+            .map(|l| Box::new(l) as Box<dyn Any + Send>)
+            .map_err(|e| Fault::new(e.to_string(), &self.path_of(&key)))
+    }
+
+    fn requests(&self) -> Option<RequestCounts> {
+        let r = self.client.requests();
+        Some(vec![
+            ("list", r.list),
+            ("get", r.get),
+            ("head", r.head),
+            ("put", r.put),
+            ("delete", r.delete),
+            ("other", r.other),
+        ])
+    }
+}
+
+/// The ETag a server gives a single-part object holding `bytes`: its MD5.
+fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(md5::Md5::digest(bytes))
+}
+
+/// This machine's name, for the lock object.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
