@@ -115,10 +115,11 @@ fn oracle_m_on_moto_deletes_what_it_deletes_on_disk() {
 }
 
 /// The proxy forwards signed requests unchanged: the registry pushes and pulls an
-/// image through it (delay 0), and every request it logged was forwarded.
+/// image through it (delay 0) to SeaweedFS, which checks SigV4 signatures (moto does
+/// not), and every request it logged was forwarded.
 #[test]
 fn proxy_forwards_the_registry_unchanged() {
-    let s3 = S3Server::moto();
+    let s3 = S3Server::seaweed();
     s3.create_bucket("viaproxy");
     let proxy = S3Proxy::start(s3.port, &["--delay-ms", "0"]);
     let reg = Served::start_s3(&proxy.endpoint(), "viaproxy");

@@ -442,14 +442,35 @@ impl Drop for S3Proxy {
 
 /// The `storage:` section of a registry on `bucket` at `endpoint`
 /// (`http://127.0.0.1:P`): region us-east-1, `secure: false`, credentials
-/// `test`/`test`, `rootdirectory: /registry`, then `extra_s3` (more `storage.s3`
-/// keys, one `key: value` a line, unindented), deletes enabled, upload purging off.
+/// `test`/`test`, `rootdirectory: /registry`, deletes enabled, upload purging off.
+/// `extra_s3` holds more `storage.s3` keys, one `key: value` a line (unindented); a
+/// key given there replaces the default one (`secretkey: wrong`, `v4auth: false`).
 pub fn storage_s3_yaml(endpoint: &str, bucket: &str, extra_s3: &str) -> String {
-    let mut y = format!(
-        "storage:\n  s3:\n    bucket: {bucket}\n    region: us-east-1\n    regionendpoint: {endpoint}\n    secure: false\n    accesskey: test\n    secretkey: test\n    rootdirectory: {ROOT}\n"
-    );
-    for l in extra_s3.lines().filter(|l| !l.trim().is_empty()) {
-        y.push_str(&format!("    {}\n", l.trim()));
+    let defaults = [
+        ("bucket", bucket),
+        ("region", "us-east-1"),
+        ("regionendpoint", endpoint),
+        ("secure", "false"),
+        ("accesskey", "test"),
+        ("secretkey", "test"),
+        ("rootdirectory", ROOT),
+    ];
+    let extra: Vec<&str> = extra_s3
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let overridden = |k: &str| {
+        extra
+            .iter()
+            .any(|l| l.split(':').next().map(str::trim) == Some(k))
+    };
+    let mut y = String::from("storage:\n  s3:\n");
+    for (k, v) in defaults.iter().filter(|(k, _)| !overridden(k)) {
+        y.push_str(&format!("    {k}: {v}\n"));
+    }
+    for l in extra {
+        y.push_str(&format!("    {l}\n"));
     }
     y.push_str(
         "  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n",

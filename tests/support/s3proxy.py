@@ -78,6 +78,10 @@ class Faults:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: without TCP_NODELAY, Nagle and the
+    # client's delayed ACK add ~40 ms to every answer
+    disable_nagle_algorithm = True
+    upstream = None  # one keep-alive upstream connection per client connection
 
     def log_message(self, fmt, *args):  # quiet: requests go to --log
         pass
@@ -114,6 +118,48 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def forward(self, body, was_chunked):
+        """Sends the request upstream on this connection's keep-alive connection (a
+        new one if the kept one turns out closed before answering) and reads the answer."""
+        for attempt in (0, 1):
+            fresh = self.upstream is None
+            if fresh:
+                cfg = self.server.cfg
+                self.upstream = http.client.HTTPConnection(cfg.upstream_host, cfg.upstream_port, timeout=300)
+            conn = self.upstream
+            try:
+                conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in self.headers.items():
+                    if k.lower() in HOP_BY_HOP:
+                        continue
+                    if was_chunked and k.lower() == "content-length":
+                        continue
+                    conn.putheader(k, v)
+                if was_chunked:
+                    conn.putheader("Content-Length", str(len(body)))
+                conn.endheaders(body if body else None)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                self.upstream = None
+                if fresh or attempt:
+                    raise
+                continue  # the kept connection had been closed by the server: once more
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                self.upstream = None
+                raise
+            if resp.will_close:
+                conn.close()
+                self.upstream = None
+            return resp, data, resp.getheaders()
+
+    def finish(self):
+        if self.upstream is not None:
+            self.upstream.close()
+        super().finish()
+
     def handle_any(self):
         started = time.monotonic()
         cfg = self.server.cfg
@@ -135,21 +181,7 @@ class Handler(BaseHTTPRequestHandler):
             self.drop()
             return
         try:
-            conn = http.client.HTTPConnection(cfg.upstream_host, cfg.upstream_port, timeout=300)
-            conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-            for k, v in self.headers.items():
-                if k.lower() in HOP_BY_HOP:
-                    continue
-                if was_chunked and k.lower() == "content-length":
-                    continue
-                conn.putheader(k, v)
-            if was_chunked:
-                conn.putheader("Content-Length", str(len(body)))
-            conn.endheaders(body if body else None)
-            resp = conn.getresponse()
-            data = resp.read()
-            headers = resp.getheaders()
-            conn.close()
+            resp, data, headers = self.forward(body, was_chunked)
         except (OSError, http.client.HTTPException) as e:
             self.record(0, "error", started)
             print("s3proxy: upstream error: %s" % e, file=sys.stderr, flush=True)

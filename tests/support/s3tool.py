@@ -11,6 +11,8 @@ Commands:
                               [key, size, etag-without-quotes]
   put BUCKET KEY              store stdin as KEY
   copy-bucket SRC DST         create DST and copy every key of SRC into it (server-side)
+  delete-bucket BUCKET        delete every key of BUCKET (DeleteObjects, 1,000 a request),
+                              then BUCKET itself; a missing bucket is fine
   upload-dir BUCKET PREFIX DIR
                               upload every regular file below DIR as PREFIX + its
                               /-separated relative path (empty directories have no key)
@@ -102,6 +104,22 @@ def main():
         with ThreadPoolExecutor(args.jobs) as ex:
             list(ex.map(lambda k: s3.copy_object(Bucket=dst, Key=k, CopySource={"Bucket": src, "Key": k}), keys))
         print(len(keys))
+    elif cmd == "delete-bucket":
+        bucket = rest[0]
+        try:
+            keys = [k for k, _, _ in list_keys(s3, bucket)]
+        except s3.exceptions.NoSuchBucket:
+            return
+        batches = [keys[i : i + 1000] for i in range(0, len(keys), 1000)]
+
+        def delete(batch):
+            r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+            if r.get("Errors"):
+                sys.exit("s3tool: delete-bucket %s: %s" % (bucket, r["Errors"][:3]))
+
+        with ThreadPoolExecutor(args.jobs) as ex:
+            list(ex.map(delete, batches))
+        s3.delete_bucket(Bucket=bucket)
     elif cmd == "upload-dir":
         bucket, prefix, top = rest
         files = []
