@@ -268,3 +268,145 @@ fn differential_all_modes_on_moto() {
         }
     }
 }
+
+/// A registry on SeaweedFS holding `lib/base:1` and `lib/app:1` (pushed through the
+/// real registry into bucket `registry`).
+fn seaweed_with_two_images() -> S3Server {
+    let s3 = S3Server::seaweed();
+    s3.create_bucket("registry");
+    let reg = Served::start_s3(&s3.endpoint(), "registry");
+    for (repo, layers) in [
+        ("lib/base", &["base a", "base b"][..]),
+        ("lib/app", &["base a", "app"][..]),
+    ] {
+        let lay = tempfile::tempdir().unwrap();
+        oci::write_image(lay.path(), "x", layers);
+        reg.push(
+            &format!("oci:{}:x", lay.path().display()),
+            &format!("{repo}:1"),
+        )
+        .unwrap_or_else(|e| panic!("push {repo}: {e}\n{}", reg.log()));
+    }
+    s3
+}
+
+/// Upstream's answers to the bad inputs of issue 11 on S3 (SeaweedFS checks
+/// signatures), for registry-gc's bad-input table: exit 1, the message, and
+/// nothing deleted, in a real run. 2.8.2 accepts `v4auth: false` (SigV2) where
+/// SeaweedFS does.
+#[test]
+fn oracle_bad_inputs_on_seaweedfs() {
+    let s3 = seaweed_with_two_images();
+    let keys = s3.keys("registry", "");
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg = |name: &str, bucket: &str, endpoint: &str, extra: &str| {
+        let p = cfgdir.path().join(format!("{name}.yml"));
+        config_yml_s3(&p, endpoint, bucket, extra);
+        p
+    };
+    let fails = |cfg: &std::path::Path, message: &str| {
+        let (out, err, code) = run_oracle_s3(cfg, &[]);
+        assert_eq!(code, 1, "{}: {out}\n{err}", cfg.display());
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with("failed to garbage collect: ") && l.contains(message)),
+            "{}: no `{message}` in:\n{err}",
+            cfg.display()
+        );
+    };
+    let ep = s3.endpoint();
+    fails(
+        &cfg("nobucket", "nosuchbucket", &ep, ""),
+        "failed to mark: s3aws: NoSuchBucket: The specified bucket does not exist",
+    );
+    fails(
+        &cfg("wrongkey", "registry", &ep, "secretkey: wrong"),
+        "failed to mark: s3aws: SignatureDoesNotMatch",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    fails(
+        &cfg(
+            "unreachable",
+            "registry",
+            &format!("http://127.0.0.1:{closed}"),
+            "",
+        ),
+        "failed to mark: s3aws: RequestError: send request failed",
+    );
+    assert_eq!(s3.keys("registry", ""), keys);
+    let (out, _, code) = run_oracle_s3(&cfg("sigv2", "registry", &ep, "v4auth: false"), &["-d"]);
+    let blobs = keys
+        .keys()
+        .filter(|k| k.starts_with(&format!("{V2_PREFIX}blobs/")))
+        .count() as u64;
+    assert_eq!((code, summary_counts(&out)), (0, (blobs, 0, 0)), "{out}");
+
+    // One broken key per copy of the bucket: a real run must fail before deleting.
+    let tag_link = format!("{V2_PREFIX}repositories/lib/base/_manifests/tags/1/current/link");
+    let digest = String::from_utf8(s3.get("registry", &tag_link)).unwrap();
+    let hex = digest.strip_prefix("sha256:").expect("a sha256 digest");
+    let cases: [(&str, String, &[u8], &str); 4] = [
+        (
+            "badkey",
+            format!("{V2_PREFIX}blobs/sha256/zz/notadigest/data"),
+            b"junk",
+            "error enumerating blobs: s3aws: unsupported digest algorithm",
+        ),
+        (
+            "badmanifest",
+            format!("{V2_PREFIX}blobs/sha256/{}/{hex}/data", &hex[..2]),
+            b"{not json",
+            &format!("failed to retrieve manifest for digest {digest}: invalid character"),
+        ),
+        (
+            "badlink",
+            format!("{V2_PREFIX}repositories/lib/base/_manifests/revisions/sha256/{hex}/link"),
+            b"sha256:nothex",
+            "invalid checksum digest length",
+        ),
+        (
+            "badrevision",
+            format!("{V2_PREFIX}repositories/lib/base/_manifests/revisions/sha256/nothex/link"),
+            b"x",
+            "invalid checksum digest format",
+        ),
+    ];
+    for (name, key, bytes, message) in cases {
+        s3.copy_bucket("registry", name);
+        s3.put(name, &key, bytes);
+        let before = s3.keys(name, "");
+        fails(&cfg(name, name, &ep, ""), message);
+        assert_eq!(s3.keys(name, ""), before, "{name}: nothing deleted");
+    }
+}
+
+/// Upstream under faults injected by the proxy: it retries dropped connections
+/// (and 503 SlowDown, with backoff) and gives up after its SDK's 3 retries.
+#[test]
+fn oracle_retries_faults_then_gives_up() {
+    let s3 = seaweed_with_two_images();
+    let cfgdir = tempfile::tempdir().unwrap();
+    let cfg = cfgdir.path().join("via-proxy.yml");
+
+    let drops = S3Proxy::start(s3.port, &["--drop-rate", "0.3", "--seed", "1"]);
+    config_yml_s3(&cfg, &drops.endpoint(), "registry", "");
+    let (out, err, code) = run_oracle_s3(&cfg, &["-d"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let outcomes: Vec<String> = drops.requests().into_iter().map(|r| r.outcome).collect();
+    assert!(outcomes.iter().any(|o| o == "drop"), "{outcomes:?}");
+
+    let slowdown = S3Proxy::start(s3.port, &["--fail-rate", "0.9", "--seed", "1"]);
+    config_yml_s3(&cfg, &slowdown.endpoint(), "registry", "");
+    let (out, err, code) = run_oracle_s3(&cfg, &["-d"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains("failed to mark: s3aws: SlowDown: Please reduce your request rate."),
+        "{err}"
+    );
+    let outcomes: Vec<String> = slowdown.requests().into_iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, ["fail"; 4], "one request, 3 retries");
+}

@@ -276,6 +276,12 @@ impl S3Server {
         s3tool(&self.endpoint(), &["put", bucket, key], bytes);
     }
 
+    /// The content of `key` in `bucket`.
+    pub fn get(&self, bucket: &str, key: &str) -> Vec<u8> {
+        hex::decode(s3tool(&self.endpoint(), &["get", bucket, key], b"").trim())
+            .expect("s3tool get prints hex")
+    }
+
     /// Creates `dst` and copies every key of `src` into it (server-side copies);
     /// returns how many keys were copied.
     pub fn copy_bucket(&self, src: &str, dst: &str) -> usize {

@@ -10,6 +10,7 @@ Commands:
   list BUCKET [PREFIX]        print every key under PREFIX as a JSON array of
                               [key, size, etag-without-quotes]
   put BUCKET KEY              store stdin as KEY
+  get BUCKET KEY              print the content of KEY in hex
   copy-bucket SRC DST         create DST and copy every key of SRC into it (server-side)
   delete-bucket BUCKET        delete every key of BUCKET (DeleteObjects, 1,000 a request),
                               then BUCKET itself; a missing bucket is fine
@@ -97,6 +98,8 @@ def main():
         json.dump(list_keys(s3, rest[0], rest[1] if len(rest) > 1 else ""), sys.stdout)
     elif cmd == "put":
         s3.put_object(Bucket=rest[0], Key=rest[1], Body=sys.stdin.buffer.read())
+    elif cmd == "get":
+        print(s3.get_object(Bucket=rest[0], Key=rest[1])["Body"].read().hex())
     elif cmd == "copy-bucket":
         src, dst = rest
         create_bucket(s3, dst)
