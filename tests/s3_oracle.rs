@@ -2,20 +2,19 @@
 //! stores pushed through docker-registry 2.8.2 into moto and SeaweedFS buckets,
 //! the upstream collector run on them, and the fault/latency proxy.
 //!
-//! Differential plan for registry-gc's S3 backend (`differential_all_modes_on_moto`,
-//! ignored until the backend exists; remove the `#[ignore]` then):
-//! 1. record the demo scenario once per server ([`record_demo_on_s3`]), and for each
-//!    mode copy the bucket twice (`copy_bucket`: one copy per collector);
-//! 2. write one config per copy with [`config_yml_s3`] and run upstream
-//!    ([`run_oracle_s3`]) on one and registry-gc ([`run_ours_s3`]) on the other, with
-//!    the mode's flags (`support::MODES`);
-//! 3. compare exit codes, the summary line and the eligible blobs, and the deleted
-//!    key sets ([`deleted_keys`] of `keys()` before and after), minus the documented
-//!    deliberate differences (the same ones `tests/differential.rs` asserts on disk:
-//!    `-m` keeps the children of tagged indexes; real runs also remove `_layers` links
-//!    of deleted blobs);
-//! 4. serve each collected copy ([`Served::start_s3`]) and pull every tag: ours must
-//!    pull all of `fixtures/demo/TAGS`, upstream's `-m` breaks the two multi-arch tags.
+//! Differential plan for registry-gc's S3 backend, by transitivity:
+//! 1. `oracle_on_moto_equals_oracle_on_disk_in_every_mode`: the demo scenario pushed
+//!    through the real registry to moto ([`record_demo_on_s3`]) holds the same blobs as
+//!    `fixtures/demo`, and upstream on S3 deletes exactly the keys (`registry/` + file)
+//!    it deletes on disk, in every mode, with the same output and pulls;
+//! 2. `tests/differential.rs`: registry-gc on disk vs upstream on disk, deliberate
+//!    differences asserted;
+//! 3. `differential_all_modes_on_moto` (ignored until the backend exists: remove the
+//!    `#[ignore]`): registry-gc on S3 vs registry-gc on disk, same output and same
+//!    deletions, and every tag pulls after its real runs.
+//!
+//! Bad input: `oracle_bad_inputs_on_seaweedfs` records upstream's answers (messages,
+//! exit 1, nothing deleted) for the table registry-gc must match or document.
 //!
 //! Fault test (for the backend): put an [`S3Proxy`] with `--fail-rate`/`--drop-rate`
 //! (optionally `--fail-methods POST --fail-match '[?&]delete'` to hit only
@@ -32,16 +31,6 @@ use std::time::Instant;
 use support::s3::*;
 use support::*;
 
-/// `fixtures/demo/oracle/<mode>/deleted` (files below the store root) as S3 keys.
-fn recorded_deleted_keys(mode: &str) -> BTreeSet<String> {
-    recorded_oracle("demo", mode)
-        .deleted
-        .expect("real mode")
-        .iter()
-        .map(|f| format!("{KEY_PREFIX}{f}"))
-        .collect()
-}
-
 /// Writes a config for `bucket` into `dir` and returns its path.
 fn config_in(dir: &tempfile::TempDir, server: &S3Server, bucket: &str) -> std::path::PathBuf {
     let p = dir.path().join(format!("{bucket}.yml"));
@@ -49,13 +38,14 @@ fn config_in(dir: &tempfile::TempDir, server: &S3Server, bucket: &str) -> std::p
     p
 }
 
-/// The demo scenario pushed through the real registry into moto, collected by the
-/// oracle with `-m` on a copy of the bucket: the same summary and the same deleted
-/// keys as the filesystem fixture's recorded run, and the same tags pull afterwards
-/// (2.8.2's `-m` breaks the two multi-arch tags on S3 as on disk). The original bucket
-/// is untouched.
+/// The demo scenario pushed through the real registry into moto, then collected by
+/// the oracle in every mode, each on its own copy of the bucket: the same exit code,
+/// summary, eligible blobs and deleted keys as the filesystem fixture's recorded runs,
+/// and after real runs the same tags pull (2.8.2's `-m` breaks the two multi-arch
+/// tags on S3 as on disk). The original bucket is untouched. So upstream on S3 is
+/// upstream on disk, and registry-gc on S3 can be compared with registry-gc on disk.
 #[test]
-fn oracle_m_on_moto_deletes_what_it_deletes_on_disk() {
+fn oracle_on_moto_equals_oracle_on_disk_in_every_mode() {
     let t0 = Instant::now();
     let s3 = S3Server::moto();
     let demo = record_demo_on_s3(&s3, "demo");
@@ -76,41 +66,52 @@ fn oracle_m_on_moto_deletes_what_it_deletes_on_disk() {
         .collect();
     assert_eq!(s3_blobs, fs_blobs, "the blobs the registry wrote to S3");
 
-    assert_eq!(s3.copy_bucket("demo", "demo-m"), recorded.len());
-    let before = s3.keys("demo-m", "");
-    assert_eq!(
-        before, recorded,
-        "the copy has every key, same sizes and ETags"
-    );
-
     let cfgdir = tempfile::tempdir().unwrap();
-    let n0 = s3.requests().len();
-    let (out, err, code) = run_oracle_s3(&config_in(&cfgdir, &s3, "demo-m"), &["-m"]);
-    assert_eq!(code, 0, "oracle -m failed:\n{out}\n{err}");
-    eprintln!("oracle -m: {} requests", s3.requests().len() - n0);
-    let disk = recorded_oracle("demo", "real-m");
-    assert_eq!(summary_counts(&out), summary_counts(&disk.stdout));
-    assert_eq!(eligible_blobs(&out), eligible_blobs(&disk.stdout));
+    for (mode, flags) in MODES {
+        let bucket = format!("demo-{mode}");
+        assert_eq!(s3.copy_bucket("demo", &bucket), recorded.len());
+        let before = s3.keys(&bucket, "");
+        assert_eq!(
+            before, recorded,
+            "the copy has every key, same sizes and ETags"
+        );
 
-    let deleted = deleted_keys(&before, &s3.keys("demo-m", ""));
-    assert!(!deleted.is_empty());
-    assert_eq!(deleted, recorded_deleted_keys("real-m"));
+        let n0 = s3.requests().len();
+        let (out, err, code) = run_oracle_s3(&config_in(&cfgdir, &s3, &bucket), flags);
+        let disk = recorded_oracle("demo", mode);
+        assert_eq!(code, disk.exit, "oracle {mode}:\n{out}\n{err}");
+        eprintln!("oracle {mode}: {} requests", s3.requests().len() - n0);
+        assert_eq!(summary_counts(&out), summary_counts(&disk.stdout), "{mode}");
+        assert_eq!(eligible_blobs(&out), eligible_blobs(&disk.stdout), "{mode}");
+
+        let deleted = deleted_keys(&before, &s3.keys(&bucket, ""));
+        let Some(disk_deleted) = disk.deleted else {
+            assert!(deleted.is_empty(), "{mode}: {deleted:?}");
+            continue;
+        };
+        assert!(!deleted.is_empty());
+        let expected: BTreeSet<String> = disk_deleted
+            .iter()
+            .map(|f| format!("{KEY_PREFIX}{f}"))
+            .collect();
+        assert_eq!(deleted, expected, "{mode}");
+
+        let reg = Served::start_s3(&s3.endpoint(), &bucket);
+        let pulls: Vec<(String, bool)> = reg
+            .pull_all(&demo.tags)
+            .into_iter()
+            .map(|(t, r)| (t, r.is_ok()))
+            .collect();
+        assert_eq!(pulls, disk.pulls.expect("recorded pulls"), "{mode}");
+        for t in &demo.broken {
+            assert!(reg.pull(t).is_err(), "{mode}: {t} must not pull");
+        }
+    }
     assert_eq!(
         s3.keys("demo", ""),
         recorded,
         "the source bucket is untouched"
     );
-
-    let reg = Served::start_s3(&s3.endpoint(), "demo-m");
-    let pulls: Vec<(String, bool)> = reg
-        .pull_all(&demo.tags)
-        .into_iter()
-        .map(|(t, r)| (t, r.is_ok()))
-        .collect();
-    assert_eq!(pulls, disk.pulls.expect("recorded pulls"));
-    for t in &demo.broken {
-        assert!(reg.pull(t).is_err(), "{t} must not pull");
-    }
     eprintln!("total {:?}", t0.elapsed());
 }
 
@@ -230,38 +231,48 @@ fn oracle_runs_on_seaweedfs() {
     eprintln!("total {:?}", t0.elapsed());
 }
 
-/// registry-gc and upstream on copies of the demo bucket, in every mode (see the
-/// plan at the top). Needs the S3 backend.
+/// registry-gc on copies of the demo bucket and on copies of the filesystem fixture,
+/// in every mode: the same exit code, summary, eligible blobs and manifests, and the
+/// same deletions (keys = `registry/` + files). With
+/// `oracle_on_moto_equals_oracle_on_disk_in_every_mode` (upstream on S3 = upstream on
+/// disk) and `tests/differential.rs` (registry-gc on disk vs upstream, deliberate
+/// differences asserted) this is the differential test on S3. After real runs every
+/// tag pulls. Needs the S3 backend.
 #[test]
 #[ignore = "needs registry-gc's S3 backend (issue 11, item 2)"]
 fn differential_all_modes_on_moto() {
     let s3 = S3Server::moto();
     let demo = record_demo_on_s3(&s3, "demo");
+    let before = s3.keys("demo", "");
     let cfgdir = tempfile::tempdir().unwrap();
     for (mode, flags) in MODES {
-        let (theirs, ours) = (format!("{mode}-up"), format!("{mode}-ours"));
-        s3.copy_bucket("demo", &theirs);
-        s3.copy_bucket("demo", &ours);
-        let before = s3.keys("demo", "");
-        let (t_out, t_err, t_code) = run_oracle_s3(&config_in(&cfgdir, &s3, &theirs), flags);
-        let (o_out, o_err, o_code) = run_ours_s3(&config_in(&cfgdir, &s3, &ours), flags);
-        assert_eq!(t_code, 0, "oracle {mode}:\n{t_out}\n{t_err}");
-        assert_eq!(o_code, 0, "registry-gc {mode}:\n{o_out}\n{o_err}");
-        let t_del = deleted_keys(&before, &s3.keys(&theirs, ""));
-        let o_del = deleted_keys(&before, &s3.keys(&ours, ""));
-        if flags.contains(&"-m") {
-            // deliberate difference: registry-gc keeps the children of tagged
-            // indexes (upstream's 2.8.2 bug); compare the rest as
-            // tests/differential.rs does on disk
-            assert!(o_del.is_subset(&t_del), "{mode}: {o_del:?} vs {t_del:?}");
-        } else {
-            assert_eq!(summary_counts(&o_out), summary_counts(&t_out), "{mode}");
-            assert_eq!(eligible_blobs(&o_out), eligible_blobs(&t_out), "{mode}");
-            // real runs also remove the `_layers` links of deleted blobs
-            assert!(t_del.is_subset(&o_del), "{mode}: {o_del:?} vs {t_del:?}");
-        }
+        let bucket = format!("ours-{mode}");
+        s3.copy_bucket("demo", &bucket);
+        let (out, err, code) = run_ours_s3(&config_in(&cfgdir, &s3, &bucket), flags);
+        let disk = fixture_copy("demo");
+        let disk_before = disk.files();
+        let d = run_ours(&disk, flags);
+        let d_out = String::from_utf8_lossy(&d.stdout);
+        assert_eq!(code, d.status.code().unwrap(), "{mode}:\n{out}\n{err}");
+        assert_eq!(code, 0, "{mode}:\n{out}\n{err}");
+        assert_eq!(summary_counts(&out), summary_counts(&d_out), "{mode}");
+        assert_eq!(eligible_blobs(&out), eligible_blobs(&d_out), "{mode}");
+        assert_eq!(
+            eligible_manifests(&out),
+            eligible_manifests(&d_out),
+            "{mode}"
+        );
+        let on_disk: BTreeSet<String> = disk_before
+            .difference(&disk.files())
+            .map(|f| format!("{KEY_PREFIX}{f}"))
+            .collect();
+        assert_eq!(
+            deleted_keys(&before, &s3.keys(&bucket, "")),
+            on_disk,
+            "{mode}"
+        );
         if !flags.contains(&"-d") {
-            let reg = Served::start_s3(&s3.endpoint(), &ours);
+            let reg = Served::start_s3(&s3.endpoint(), &bucket);
             for (t, r) in reg.pull_all(&demo.tags) {
                 assert!(r.is_ok(), "{mode}: {t} no longer pulls: {r:?}");
             }
