@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod oci;
+pub mod s3;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -456,6 +457,21 @@ impl Served {
     /// waits (at most ~10 s) until `GET /v2/` answers 200. Panics if it does not, with
     /// the registry's log, or if `docker-registry` is missing.
     pub fn start(root: &Path) -> Served {
+        Served::start_storage(
+            &format!(
+                "storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\n",
+                root.display()
+            ),
+            &root.display().to_string(),
+        )
+    }
+
+    /// Starts the registry with `storage` (a whole `storage:` section, which must
+    /// turn upload purging off) on a free loopback port, with `REGISTRY_*` and
+    /// `AWS_CA_BUNDLE` (its S3 SDK panics when that is set) removed from its
+    /// environment; waits as [`Served::start`] does. `what` names the store in the
+    /// panic message.
+    pub fn start_storage(storage: &str, what: &str) -> Served {
         let bin = oracle_bin();
         require(&bin);
         let tmp = tempfile::Builder::new()
@@ -469,8 +485,7 @@ impl Served {
             fs::write(
                 &cfg,
                 format!(
-                    "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\ncompatibility:\n  schema1:\n    enabled: true\n",
-                    root.display()
+                    "version: 0.1\nlog:\n  level: warn\n{storage}http:\n  addr: 127.0.0.1:{port}\ncompatibility:\n  schema1:\n    enabled: true\n"
                 ),
             )
             .expect("write serve.yml");
@@ -483,6 +498,7 @@ impl Served {
                 }
             }
             let mut child = cmd
+                .env_remove("AWS_CA_BUNDLE")
                 .arg("serve")
                 .arg(&cfg)
                 .stdin(Stdio::null())
@@ -507,10 +523,7 @@ impl Served {
             }
             last_log = fs::read_to_string(&log).unwrap_or_default();
         }
-        panic!(
-            "docker-registry serve on {} did not answer /v2/ within 10 s; log:\n{last_log}",
-            root.display()
-        );
+        panic!("docker-registry serve on {what} did not answer /v2/ within 10 s; log:\n{last_log}");
     }
 
     /// `127.0.0.1:<port>`.
