@@ -61,6 +61,11 @@ pub(crate) const PHASE_DURATION: Family = Family {
     help: "How long each phase of the last run took.",
     label: Some("phase"),
 };
+pub(crate) const REQUESTS: Family = Family {
+    name: "registry_gc_last_run_requests",
+    help: "Requests the last run made to object storage, by operation (S3 only).",
+    label: Some("operation"),
+};
 pub(crate) const REPOSITORIES: Family = gauge(
     "registry_gc_last_run_repositories",
     "Repositories the last run found.",
@@ -224,6 +229,9 @@ impl RunMetrics {
         ];
         for (family, value) in values {
             self.set(family, value);
+        }
+        for (op, n) in report.requests.iter().flatten() {
+            self.set_labelled(&REQUESTS, op, *n as f64);
         }
     }
 

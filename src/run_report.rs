@@ -4,6 +4,7 @@
 use crate::error::GcError;
 use crate::plan::{Phase, Plan};
 use crate::recheck::Rescued;
+use crate::store::RequestCounts;
 use crate::sweep::Applied;
 use serde::Serialize;
 use std::time::SystemTime;
@@ -32,6 +33,10 @@ pub struct RunReport {
     pub(crate) repositories: Vec<RepoReport>,
     /// With `--keep-going`: the files that could not be read.
     pub(crate) unreadable_files: Vec<String>,
+    /// On object storage: the requests made, by operation (`list`, `get`,
+    /// `head`, `put`, `delete`, `other`); absent for a filesystem store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) requests: Option<RequestCounts>,
 }
 
 /// The flags the run was given.
@@ -100,6 +105,7 @@ pub fn build(
     rescued: Option<&Rescued>,
     phases: &[Phase],
     result: Result<(), &GcError>,
+    requests: Option<RequestCounts>,
 ) -> RunReport {
     let none = Applied::default();
     let applied = applied.unwrap_or(&none);
@@ -169,5 +175,6 @@ pub fn build(
         recheck: rescued.cloned(),
         repositories,
         unreadable_files: plan.faults.iter().map(|f| f.to_string()).collect(),
+        requests,
     }
 }

@@ -9,8 +9,7 @@
 //!    it deletes on disk, in every mode, with the same output and pulls;
 //! 2. `tests/differential.rs`: registry-gc on disk vs upstream on disk, deliberate
 //!    differences asserted;
-//! 3. `differential_all_modes_on_moto` (ignored until the backend exists: remove the
-//!    `#[ignore]`): registry-gc on S3 vs registry-gc on disk, same output and same
+//! 3. `differential_all_modes_on_moto`: registry-gc on S3 vs registry-gc on disk, same output and same
 //!    deletions, and every tag pulls after its real runs.
 //!
 //! Bad input: `oracle_bad_inputs_on_seaweedfs` records upstream's answers (messages,
@@ -239,7 +238,6 @@ fn oracle_runs_on_seaweedfs() {
 /// differences asserted) this is the differential test on S3. After real runs every
 /// tag pulls. Needs the S3 backend.
 #[test]
-#[ignore = "needs registry-gc's S3 backend (issue 11, item 2)"]
 fn differential_all_modes_on_moto() {
     let s3 = S3Server::moto();
     let demo = record_demo_on_s3(&s3, "demo");

@@ -164,7 +164,17 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         rescued.as_ref(),
         &phases,
         result.as_ref().map(|_| ()),
+        layout.requests(),
     );
+    if let Some(requests) = layout.requests() {
+        let total: u64 = requests.values().sum();
+        let parts: Vec<String> = requests
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(op, n)| format!("{n} {op}"))
+            .collect();
+        tracing::info!("requests to object storage: {total} ({})", parts.join(", "));
+    }
     metrics.record_gc(&doc);
     if let Some(report_file) = report_file {
         if let Err(e) = report_file.write(&doc) {

@@ -52,7 +52,7 @@ pub(crate) struct FileRead {
 }
 
 /// Requests a remote backend made, by operation (what object storage bills).
-pub type RequestCounts = Vec<(&'static str, u64)>;
+pub type RequestCounts = std::collections::BTreeMap<&'static str, u64>;
 
 /// A store's storage: listing, reading, deleting, locking.
 pub(crate) trait Backend: Send + Sync + fmt::Debug {

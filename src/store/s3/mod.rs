@@ -365,14 +365,14 @@ impl Backend for S3Backend {
 
     fn requests(&self) -> Option<RequestCounts> {
         let r = self.client.requests();
-        Some(vec![
+        Some(RequestCounts::from([
             ("list", r.list),
             ("get", r.get),
             ("head", r.head),
             ("put", r.put),
             ("delete", r.delete),
             ("other", r.other),
-        ])
+        ]))
     }
 }
 
