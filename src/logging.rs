@@ -128,7 +128,8 @@ impl Visit for Fields {
     }
 }
 
-/// Installs the layer as the global subscriber, filtered at `config.level`.
+/// Installs the layer as the global subscriber, filtered at `config.level`
+/// (other crates' events at warnings and above only).
 pub fn init(config: &LogConfig) {
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::filter::LevelFilter::from_level(match config.level {
@@ -137,8 +138,18 @@ pub fn init(config: &LogConfig) {
         LogLevel::Info => Level::INFO,
         LogLevel::Debug => Level::DEBUG,
     });
+    // Libraries' own chatter (object_store's "backing off, retry 1 of 10"
+    // for each retried request) only from warnings up: the retries are
+    // counted in the requests the run reports.
+    let ours = tracing_subscriber::filter::filter_fn(|meta| {
+        meta.target().starts_with("registry_gc") || *meta.level() <= Level::WARN
+    });
     let _ = tracing_subscriber::registry()
-        .with(LogrusLayer::new(config).with_filter(filter))
+        .with(
+            LogrusLayer::new(config)
+                .with_filter(filter)
+                .with_filter(ours),
+        )
         .try_init();
 }
 

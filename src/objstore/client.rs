@@ -243,52 +243,51 @@ impl S3Client {
         })
     }
 
-    /// The objects under `prefix`, listed flat in key ranges cut at
-    /// `prefix + cut` for each of `cuts` (sorted), the ranges concurrently:
-    /// each range starts after its cut (ListObjectsV2 `start-after`) and
-    /// stops at the next, so the listing costs (keys / 1,000) + one request
-    /// per range, in parallel. Sorted by key.
-    pub fn list_ranges(&self, prefix: &str, cuts: &[&str]) -> Result<Vec<ObjectInfo>, ClientError> {
-        let bounds: Vec<(Option<String>, Option<String>)> = (0..=cuts.len())
-            .map(|i| {
-                let start = i.checked_sub(1).map(|j| format!("{prefix}{}", cuts[j]));
-                let end = cuts.get(i).map(|c| format!("{prefix}{c}"));
-                (start, end)
-            })
-            .collect();
+    /// The first objects under `prefix` (at most `n`, one page for `n` up
+    /// to 1,000), and whether they are all of them.
+    pub fn list_first(
+        &self,
+        prefix: &str,
+        n: usize,
+    ) -> Result<(Vec<ObjectInfo>, bool), ClientError> {
+        let location = path(prefix).map_err(|e| self.invalid(Operation::List, prefix, e))?;
         self.0.runtime.block_on(async {
-            let lists: Vec<Vec<ObjectInfo>> = futures::stream::iter(&bounds)
-                .map(|(start, end)| self.list_range_async(prefix, start.as_deref(), end.as_deref()))
-                .buffered(self.0.max_in_flight)
+            let mut listed: Vec<ObjectInfo> = self
+                .0
+                .store
+                .list(Some(&location))
+                .take(n + 1)
+                .map_ok(ObjectInfo::from)
                 .try_collect()
-                .await?;
-            Ok(lists.concat())
+                .await
+                .map_err(|e| self.error(Operation::List, prefix, &e))?;
+            let complete = listed.len() <= n;
+            listed.truncate(n);
+            Ok((listed, complete))
         })
     }
 
-    async fn list_range_async(
-        &self,
-        prefix: &str,
-        start_after: Option<&str>,
-        end: Option<&str>,
-    ) -> Result<Vec<ObjectInfo>, ClientError> {
+    /// One level of `prefix`: the objects directly in it, and the prefixes
+    /// (ending in `/`) of the "directories" below it.
+    pub fn list_dirs(&self, prefix: &str) -> Result<(Vec<ObjectInfo>, Vec<String>), ClientError> {
         let location = path(prefix).map_err(|e| self.invalid(Operation::List, prefix, e))?;
-        let listing = match start_after {
-            Some(start) => {
-                let offset = path(start).map_err(|e| self.invalid(Operation::List, start, e))?;
-                self.0.store.list_with_offset(Some(&location), &offset)
-            }
-            None => self.0.store.list(Some(&location)),
-        };
-        listing
-            .try_take_while(|m| {
-                let within = end.is_none_or(|end| m.location.as_ref() <= end);
-                futures::future::ready(Ok(within))
-            })
-            .map_ok(ObjectInfo::from)
-            .try_collect()
-            .await
-            .map_err(|e| self.error(Operation::List, prefix, &e))
+        self.0.runtime.block_on(async {
+            let listed = self
+                .0
+                .store
+                .list_with_delimiter(Some(&location))
+                .await
+                .map_err(|e| self.error(Operation::List, prefix, &e))?;
+            let dirs = listed
+                .common_prefixes
+                .into_iter()
+                .map(|p| format!("{p}/"))
+                .collect();
+            Ok((
+                listed.objects.into_iter().map(ObjectInfo::from).collect(),
+                dirs,
+            ))
+        })
     }
 
     async fn list_async(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ClientError> {

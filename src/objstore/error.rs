@@ -107,6 +107,11 @@ impl ClientError {
     pub fn operation(&self) -> Operation {
         self.op
     }
+
+    /// What went wrong, without the operation and key.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
 }
 
 /// The S3 error code and message of an error response, if its body is in the chain.

@@ -31,15 +31,9 @@ const LOCK_OBJECT: &str = "registry-gc.lock";
 /// How long a lock stays valid without being refreshed (every third of it).
 const LOCK_TTL: Duration = Duration::from_secs(120);
 
-/// Where the flat listing of `blobs/` is cut into ranges listed in
-/// parallel: digests are uniform, so sixteen equal ranges.
-const BLOB_CUTS: [&str; 15] = [
-    "sha256/1", "sha256/2", "sha256/3", "sha256/4", "sha256/5", "sha256/6", "sha256/7", "sha256/8",
-    "sha256/9", "sha256/a", "sha256/b", "sha256/c", "sha256/d", "sha256/e", "sha256/f",
-];
-/// Where the listing of `repositories/` is cut: at each first character a
-/// repository name may start with.
-const REPOSITORY_CUTS: &str = "123456789abcdefghijklmnopqrstuvwxyz";
+/// Keys a listing reads in one sequential stream before it lists the
+/// area's parts in parallel instead: one page.
+const FIRST_PAGE: usize = 1000;
 
 /// One area's listing, made on first use (and again after a refresh).
 type Listing = Arc<Result<Index, Fault>>;
@@ -102,8 +96,12 @@ impl S3Backend {
             .join(key.strip_prefix(&self.key_root).unwrap_or(key))
     }
 
+    /// A failed request as a fault naming its key.
     fn fault(&self, key: &str, e: &ClientError) -> Fault {
-        Fault::new(e.to_string(), &self.path_of(key))
+        Fault::new(
+            format!("S3 {}: {}", e.operation(), e.detail()),
+            &self.path_of(key),
+        )
     }
 
     /// `<root>docker/registry/v2/`, as a key prefix.
@@ -122,12 +120,8 @@ impl S3Backend {
             return Ok(None);
         };
         let listing = match rel.split('/').next() {
-            Some("blobs") => self.listing(&self.blobs, "blobs", &BLOB_CUTS),
-            Some("repositories") => {
-                let cuts: Vec<String> = REPOSITORY_CUTS.chars().map(String::from).collect();
-                let cuts: Vec<&str> = cuts.iter().map(String::as_str).collect();
-                self.listing(&self.repositories, "repositories", &cuts)
-            }
+            Some("blobs") => self.listing(&self.blobs, "blobs", 2),
+            Some("repositories") => self.listing(&self.repositories, "repositories", 1),
             _ => return Ok(None),
         };
         if let Err(f) = &*listing {
@@ -137,7 +131,7 @@ impl S3Backend {
     }
 
     /// The listing of `area`, made now if it was not yet.
-    fn listing(&self, slot: &RwLock<Option<Listing>>, area: &str, cuts: &[&str]) -> Listing {
+    fn listing(&self, slot: &RwLock<Option<Listing>>, area: &str, depth: usize) -> Listing {
         if let Some(l) = slot.read().unwrap_or_else(|e| e.into_inner()).clone() {
             return l;
         }
@@ -145,19 +139,46 @@ impl S3Backend {
         if let Some(l) = guard.clone() {
             return l;
         }
-        let listed = Arc::new(self.list_area(area, cuts));
+        let listed = Arc::new(self.list_area(area, depth));
         *guard = Some(listed.clone());
         listed
     }
 
-    /// Lists `area` flat, cut at `cuts` into key ranges listed in parallel.
-    fn list_area(&self, area: &str, cuts: &[&str]) -> Result<Index, Fault> {
+    /// Lists `area` flat: one page if that is all of it, else its parts
+    /// `depth` levels down (`blobs/<alg>/<hh>/`, `repositories/<name>/`)
+    /// in parallel, each flat.
+    fn list_area(&self, area: &str, depth: usize) -> Result<Index, Fault> {
         let v2 = self.v2_key();
         let prefix = format!("{v2}{area}/");
-        let listed = self
+        let started = std::time::Instant::now();
+        let fail = |key: &str, e: ClientError| self.fault(key, &e);
+        let (mut listed, complete) = self
             .client
-            .list_ranges(&prefix, cuts)
-            .map_err(|e| self.fault(&prefix, &e))?;
+            .list_first(&prefix, FIRST_PAGE)
+            .map_err(|e| fail(&prefix, e))?;
+        if !complete {
+            listed.clear();
+            let mut parts = vec![prefix.clone()];
+            for _ in 0..depth {
+                let mut below = Vec::new();
+                for part in &parts {
+                    let (files, dirs) = self.client.list_dirs(part).map_err(|e| fail(part, e))?;
+                    listed.extend(files);
+                    below.extend(dirs);
+                }
+                parts = below;
+            }
+            listed.extend(
+                self.client
+                    .list_many(&parts)
+                    .map_err(|e| fail(&prefix, e))?,
+            );
+        }
+        tracing::debug!(
+            "listed {} keys under {prefix} in {:.3} s",
+            listed.len(),
+            started.elapsed().as_secs_f64()
+        );
         let objects = listed
             .into_iter()
             .filter_map(|o| {
