@@ -438,6 +438,9 @@ fn read_current(
 /// made (pushed again) is left alone with a warning. Returns the plan of
 /// what was done: such tags move to `kept`.
 pub fn apply(layout: &Layout, plan: &PrunePlan) -> Result<PrunePlan, PruneError> {
+    // Each tag is read again before it goes: not from a listing made
+    // while planning.
+    layout.backend().refresh();
     let mut done = PrunePlan {
         repos: Vec::new(),
         skipped_repos: plan.skipped_repos,
