@@ -299,3 +299,42 @@ fn an_unreachable_endpoint_is_named() {
     assert!(message.contains("refused"), "{message}");
     assert_eq!(client.requests().total(), 0, "no request reached a server");
 }
+
+#[test]
+fn incomplete_multipart_uploads_are_listed_and_aborted() {
+    let Some(moto) = Moto::start() else { return };
+    let client = moto.bucket("mpu");
+    for key in ["reg/docker/a b+c/data", "other/data"] {
+        // moto takes an unsigned CreateMultipartUpload.
+        let encoded = key.replace(' ', "%20").replace('+', "%2B");
+        let status = Command::new("curl")
+            .args(["-sf", "-o", "/dev/null", "-X", "POST"])
+            .arg(format!("{}/mpu/{encoded}?uploads", moto.endpoint()))
+            .status()
+            .expect("run curl");
+        assert!(status.success());
+    }
+    let uploads = client.list_multipart_uploads("reg/").unwrap();
+    assert_eq!(uploads.len(), 1, "{uploads:?}");
+    assert_eq!(uploads[0].key, "reg/docker/a b+c/data");
+    // moto reports the same Initiated for every upload.
+    let moto_initiated = SystemTime::UNIX_EPOCH + Duration::from_secs(1_289_422_113);
+    assert_eq!(uploads[0].initiated, moto_initiated);
+    assert_eq!(client.list_multipart_uploads("").unwrap().len(), 2);
+
+    client
+        .abort_multipart_upload(&uploads[0].key, &uploads[0].upload_id)
+        .unwrap();
+    assert_eq!(client.list_multipart_uploads("reg/").unwrap(), vec![]);
+    client
+        .abort_multipart_upload(&uploads[0].key, &uploads[0].upload_id)
+        .unwrap();
+    let counts = client.requests();
+    assert_eq!((counts.list, counts.delete), (3, 2));
+
+    let e = moto
+        .client("nosuch")
+        .list_multipart_uploads("")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoSuchBucket, "{e}");
+}

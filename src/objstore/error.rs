@@ -21,6 +21,10 @@ pub enum Operation {
     Put,
     /// DeleteObjects.
     Delete,
+    /// ListMultipartUploads.
+    ListUploads,
+    /// AbortMultipartUpload.
+    AbortUpload,
 }
 
 impl fmt::Display for Operation {
@@ -32,6 +36,8 @@ impl fmt::Display for Operation {
             Operation::Head => "head",
             Operation::Put => "put",
             Operation::Delete => "delete",
+            Operation::ListUploads => "list of multipart uploads",
+            Operation::AbortUpload => "abort of multipart upload",
         })
     }
 }
