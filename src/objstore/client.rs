@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::client::{HttpClient, HttpConnector};
 use object_store::path::Path;
 use object_store::{
     ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
@@ -100,17 +101,23 @@ impl From<ObjectMeta> for ObjectInfo {
 /// A client for one bucket. Cloning is cheap and shares the runtime, the
 /// connection pool and the request counts.
 #[derive(Debug, Clone)]
-pub struct S3Client(Arc<Inner>);
+pub struct S3Client(pub(super) Arc<Inner>);
 
 #[derive(Debug)]
-struct Inner {
-    store: AmazonS3,
-    bucket: String,
+pub(super) struct Inner {
+    pub(super) store: AmazonS3,
+    /// The counted HTTP client, for the requests object_store does not make.
+    pub(super) http: HttpClient,
+    pub(super) bucket: String,
+    pub(super) region: String,
+    /// The bucket's URL, no trailing slash (`http://h:9000/b`, `https://b.s3.r.amazonaws.com`).
+    pub(super) bucket_url: String,
     /// The endpoint as error messages name it.
     endpoint: String,
     max_in_flight: usize,
+    pub(super) retry_timeout: Duration,
     counters: Arc<Counters>,
-    runtime: tokio::runtime::Runtime,
+    pub(super) runtime: tokio::runtime::Runtime,
 }
 
 /// Where requests go: the endpoint to hand object_store (if any) and
@@ -120,16 +127,23 @@ struct Target {
     endpoint: Option<String>,
     virtual_hosted: bool,
     allow_http: bool,
+    bucket_url: String,
 }
 
 /// object_store uses a custom endpoint as is in virtual-hosted style, so the
 /// bucket goes in front of the host here: `http://h:9000` -> `http://b.h:9000`.
 fn target(cfg: &ClientConfig) -> Result<Target, String> {
     let Some(endpoint) = &cfg.endpoint else {
+        let (bucket, region) = (&cfg.bucket, &cfg.region);
         return Ok(Target {
             endpoint: None,
             virtual_hosted: !cfg.path_style,
             allow_http: false,
+            bucket_url: if cfg.path_style {
+                format!("https://s3.{region}.amazonaws.com/{bucket}")
+            } else {
+                format!("https://{bucket}.s3.{region}.amazonaws.com")
+            },
         });
     };
     let endpoint = endpoint.trim_end_matches('/');
@@ -137,19 +151,25 @@ fn target(cfg: &ClientConfig) -> Result<Target, String> {
         .split_once("://")
         .filter(|(scheme, host)| matches!(*scheme, "http" | "https") && !host.is_empty())
         .ok_or_else(|| format!("endpoint {endpoint} is not an http:// or https:// URL"))?;
+    let bucket_endpoint = format!("{scheme}://{}.{host}", cfg.bucket);
     Ok(Target {
         endpoint: Some(if cfg.path_style {
             endpoint.to_string()
         } else {
-            format!("{scheme}://{}.{host}", cfg.bucket)
+            bucket_endpoint.clone()
         }),
         virtual_hosted: !cfg.path_style,
         allow_http: scheme == "http",
+        bucket_url: if cfg.path_style {
+            format!("{endpoint}/{}", cfg.bucket)
+        } else {
+            bucket_endpoint
+        },
     })
 }
 
 /// Parses a key (or a prefix, trailing `/` ignored) into an object_store path.
-fn path(key: &str) -> Result<Path, String> {
+pub(super) fn path(key: &str) -> Result<Path, String> {
     Path::parse(key.trim_end_matches('/')).map_err(|e| e.to_string())
 }
 
@@ -172,11 +192,14 @@ impl S3Client {
             }
         };
         let counters = Arc::new(Counters::default());
+        let options = ClientOptions::new()
+            .with_allow_invalid_certificates(cfg.skip_verify)
+            .with_allow_http(target.allow_http);
+        let http = CountingConnector(Arc::clone(&counters))
+            .connect(&options)
+            .map_err(|e| setup_error(e.to_string()))?;
         builder = builder
-            .with_client_options(
-                ClientOptions::new().with_allow_invalid_certificates(cfg.skip_verify),
-            )
-            .with_allow_http(target.allow_http)
+            .with_client_options(options)
             .with_bucket_name(&cfg.bucket)
             .with_region(&cfg.region)
             .with_virtual_hosted_style_request(target.virtual_hosted)
@@ -204,9 +227,13 @@ impl S3Client {
             .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", cfg.region));
         Ok(S3Client(Arc::new(Inner {
             store,
+            http,
             bucket: cfg.bucket,
+            region: cfg.region,
+            bucket_url: target.bucket_url,
             endpoint,
             max_in_flight: cfg.max_in_flight.max(1),
+            retry_timeout: cfg.retry_timeout,
             counters,
             runtime,
         })))
@@ -471,7 +498,7 @@ impl S3Client {
         }
     }
 
-    fn error(&self, op: Operation, key: &str, e: &object_store::Error) -> ClientError {
+    pub(super) fn error(&self, op: Operation, key: &str, e: &object_store::Error) -> ClientError {
         ClientError::from_store(op, &self.0.bucket, key, &self.0.endpoint, e)
     }
 
@@ -500,7 +527,8 @@ mod tests {
             Target {
                 endpoint: Some("http://reg.minio:9000".into()),
                 virtual_hosted: true,
-                allow_http: true
+                allow_http: true,
+                bucket_url: "http://reg.minio:9000".into(),
             }
         );
         let t = target(&cfg(Some("https://s3.example.com"), true)).unwrap();
@@ -509,11 +537,15 @@ mod tests {
             Target {
                 endpoint: Some("https://s3.example.com".into()),
                 virtual_hosted: false,
-                allow_http: false
+                allow_http: false,
+                bucket_url: "https://s3.example.com/reg".into(),
             }
         );
         let t = target(&cfg(None, false)).unwrap();
         assert_eq!((t.endpoint, t.virtual_hosted), (None, true));
+        assert_eq!(t.bucket_url, "https://reg.s3.us-east-1.amazonaws.com");
+        let t = target(&cfg(None, true)).unwrap();
+        assert_eq!(t.bucket_url, "https://s3.us-east-1.amazonaws.com/reg");
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub enum Operation {
     Put,
     /// DeleteObjects.
     Delete,
+    /// ListMultipartUploads.
+    ListUploads,
+    /// AbortMultipartUpload.
+    AbortUpload,
 }
 
 impl fmt::Display for Operation {
@@ -32,6 +36,8 @@ impl fmt::Display for Operation {
             Operation::Head => "head",
             Operation::Put => "put",
             Operation::Delete => "delete",
+            Operation::ListUploads => "list of multipart uploads",
+            Operation::AbortUpload => "abort of multipart upload",
         })
     }
 }
@@ -156,10 +162,13 @@ fn classify(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKi
         }
         Some((code, message)) => (ErrorKind::Other, format!("{code}: {message}")),
         None => match err {
-            object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => (
+            object_store::Error::PermissionDenied { .. } => (
                 ErrorKind::Credentials,
-                format!("the server refused the request: check the access key, the secret key and the bucket policy ({err})"),
+                "the server refused the request: check the access key, the secret key and the bucket policy (HTTP 403 Forbidden)".to_string(),
+            ),
+            object_store::Error::Unauthenticated { .. } => (
+                ErrorKind::Credentials,
+                "the server refused the request: check the access key, the secret key and the bucket policy (HTTP 401 Unauthorized)".to_string(),
             ),
             _ => (ErrorKind::Other, err.to_string()),
         },
@@ -235,6 +244,17 @@ mod tests {
                 ErrorKind::Other,
                 "S3 get of s3://b/k: SlowDown: ".to_string()
             )
+        );
+        // A HEAD has no body: the status alone says it.
+        let head = object_store::Error::PermissionDenied {
+            path: "k".into(),
+            source: "403".into(),
+        };
+        let e = ClientError::from_store(Operation::Head, "b", "k", "e", &head);
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        assert!(
+            e.to_string().ends_with("policy (HTTP 403 Forbidden)"),
+            "{e}"
         );
     }
 }

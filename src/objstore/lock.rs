@@ -3,9 +3,10 @@
 //! rewritten every ttl/3 while held, taken over only once expired, deleted
 //! on drop.
 //!
-//! Servers: moto 5.2.5 and SeaweedFS 4.48 both answer 412 to a conditional
-//! PUT on an existing key (checked by `tests/objstore.rs` for moto and by
-//! hand for SeaweedFS), as AWS S3 does since 2024-08. A server that ignored
+//! Servers: moto 5.2.5 and SeaweedFS 4.48 both answer 412 PreconditionFailed
+//! to a conditional PUT on an existing key (checked by `tests/objstore.rs`
+//! for moto, by hand with this client and boto3 for SeaweedFS), as AWS S3
+//! does since 2024-08. A server that ignored
 //! the header would let a second run overwrite the lock silently: that is
 //! not detectable without a read-back race of its own, so such servers are
 //! unsupported.

@@ -6,9 +6,11 @@ mod client;
 mod counting;
 mod error;
 pub mod lock;
+mod multipart;
 
 pub use client::{
     ClientConfig, ObjectInfo, S3Client, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY_TIMEOUT,
 };
 pub use counting::RequestCounts;
 pub use error::{ClientError, ErrorKind, Operation};
+pub use multipart::MultipartUpload;
