@@ -37,6 +37,14 @@ pub struct Upload {
     pub bytes: u64,
 }
 
+/// An incomplete multipart upload of an object store to abort.
+#[derive(Clone, Debug)]
+pub struct Multipart {
+    pub upload: crate::store::PendingUpload,
+    /// How long ago it started, when the plan was made.
+    pub age: Duration,
+}
+
 /// What `purge-uploads` deletes; a dry run and a real run compute the same.
 #[derive(Clone, Debug, Default)]
 pub struct UploadPlan {
@@ -44,6 +52,11 @@ pub struct UploadPlan {
     pub purge: Vec<Upload>,
     /// Number of younger uploads, left alone.
     pub kept: usize,
+    /// On object storage: incomplete multipart uploads older than the
+    /// limit, by key.
+    pub multipart: Vec<Multipart>,
+    /// On object storage: younger incomplete multipart uploads, left alone.
+    pub multipart_kept: usize,
 }
 
 impl UploadPlan {
@@ -92,6 +105,19 @@ pub fn plan(
             plan.purge.push(u);
         } else {
             plan.kept += 1;
+        }
+    }
+    let mut pending = layout
+        .backend()
+        .pending_uploads()
+        .map_err(PurgeError::Read)?;
+    pending.sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
+    for upload in pending {
+        let age = now.duration_since(upload.started).unwrap_or(Duration::ZERO);
+        if age > older_than {
+            plan.multipart.push(Multipart { upload, age });
+        } else {
+            plan.multipart_kept += 1;
         }
     }
     Ok(plan)
@@ -226,6 +252,25 @@ pub fn apply(layout: &Layout, plan: &UploadPlan) -> Result<(usize, u64), PurgeEr
             deleted += 1;
             bytes += u.bytes;
         }
+    }
+    for m in &plan.multipart {
+        if interrupt::requested() {
+            return Err(PurgeError::Interrupted);
+        }
+        let u = &m.upload;
+        tracing::info!(
+            "aborting multipart upload: {}/{} ({})",
+            crate::layout::V2_PREFIX,
+            u.key,
+            u.id
+        );
+        layout
+            .backend()
+            .abort_upload(u)
+            .map_err(|fault| PurgeError::Delete {
+                what: format!("multipart {} {}", u.key, u.id),
+                fault,
+            })?;
     }
     Ok((deleted, bytes))
 }

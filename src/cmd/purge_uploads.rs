@@ -111,6 +111,25 @@ fn write_report(plan: &UploadPlan, dry_run: bool, out: &mut impl Write) -> io::R
         plural(plan.purge.len() as u64, "upload"),
         human_bytes(plan.bytes()),
         plan.kept
+    )?;
+    if plan.multipart.is_empty() && plan.multipart_kept == 0 {
+        return Ok(());
+    }
+    let what = if dry_run { "to abort" } else { "aborted" };
+    for m in &plan.multipart {
+        writeln!(
+            out,
+            "multipart upload {} ({}) {what}, started {} ago",
+            m.upload.key,
+            m.upload.id,
+            format_age(m.age)
+        )?;
+    }
+    writeln!(
+        out,
+        "{} {what}, {} younger kept",
+        plural(plan.multipart.len() as u64, "incomplete multipart upload"),
+        plan.multipart_kept
     )
 }
 

@@ -51,6 +51,18 @@ pub(crate) struct FileRead {
     pub(crate) modified: Option<SystemTime>,
 }
 
+/// An incomplete multipart upload on object storage: parts stored (and
+/// billed) that no object uses, invisible to the registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingUpload {
+    /// The key it would create, relative to `docker/registry/v2/`.
+    pub key: String,
+    /// Its upload id.
+    pub id: String,
+    /// When it was started.
+    pub started: SystemTime,
+}
+
 /// Requests a remote backend made, by operation (what object storage bills).
 pub type RequestCounts = std::collections::BTreeMap<&'static str, u64>;
 
@@ -110,6 +122,19 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// Takes the store's run lock, held until the value is dropped, or says
     /// who holds it.
     fn lock(&self, layout: &Layout) -> Result<Box<dyn Any + Send>, Fault>;
+
+    /// Incomplete multipart uploads under the store (object storage only).
+    fn pending_uploads(&self) -> Result<Vec<PendingUpload>, Fault> {
+        Ok(Vec::new())
+    }
+
+    /// Aborts one of [`Backend::pending_uploads`]; `Ok` if already gone.
+    fn abort_upload(&self, upload: &PendingUpload) -> Result<(), Fault> {
+        Err(Fault::new(
+            format!("no multipart upload {} to abort on this store", upload.id),
+            Path::new(&upload.key),
+        ))
+    }
 
     /// Requests made so far, by operation; `None` for a local store.
     fn requests(&self) -> Option<RequestCounts> {

@@ -11,7 +11,7 @@
 
 mod index;
 
-use super::{Backend, Contents, Entry, FileRead, RequestCounts, Stat, StoreError};
+use super::{Backend, Contents, Entry, FileRead, PendingUpload, RequestCounts, Stat, StoreError};
 use crate::config::S3Config;
 use crate::delete::{check_target, Target};
 use crate::error::Fault;
@@ -23,7 +23,7 @@ use md5::Digest as _;
 use std::any::Any;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 /// Name of the lock object, beside `docker/` under the root.
@@ -48,6 +48,9 @@ pub(crate) struct S3Backend {
     key_root: String,
     blobs: RwLock<Option<Listing>>,
     repositories: RwLock<Option<Listing>>,
+    /// The run lock this run holds (the caller owns it), checked before
+    /// every delete batch: a run that lost it deletes nothing more.
+    lock: Mutex<Weak<S3Lock>>,
 }
 
 /// The layout of the store `config` names, read and deleted through S3
@@ -79,6 +82,7 @@ pub(crate) fn open(config: &S3Config, max_in_flight: usize) -> Result<Layout, St
         key_root,
         blobs: RwLock::new(None),
         repositories: RwLock::new(None),
+        lock: Mutex::new(Weak::new()),
     };
     Ok(Layout::with_backend(root, Arc::new(backend)))
 }
@@ -338,6 +342,18 @@ impl Backend for S3Backend {
     }
 
     fn remove(&self, layout: &Layout, targets: &[Target<'_>]) -> Vec<Result<bool, Fault>> {
+        let held = self
+            .lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upgrade();
+        if let Some(Err(e)) = held.map(|l| l.check()) {
+            let fault = Fault::new(
+                format!("not deleting: {e}"),
+                &self.path_of(&format!("{}{LOCK_OBJECT}", self.key_root)),
+            );
+            return targets.iter().map(|_| Err(fault.clone())).collect();
+        }
         let mut keys: Vec<String> = Vec::new();
         let mut spans: Vec<Result<std::ops::Range<usize>, Fault>> = Vec::new();
         for target in targets {
@@ -379,9 +395,43 @@ impl Backend for S3Backend {
     fn lock(&self, _layout: &Layout) -> Result<Box<dyn Any + Send>, Fault> {
         let key = format!("{}{LOCK_OBJECT}", self.key_root);
         let host = hostname();
-        S3Lock::acquire(&self.client, &key, &host, LOCK_TTL)
-            .map(|l| Box::new(l) as Box<dyn Any + Send>)
-            .map_err(|e| Fault::new(e.to_string(), &self.path_of(&key)))
+        let lock = S3Lock::acquire(&self.client, &key, &host, LOCK_TTL)
+            .map_err(|e| Fault::new(e.to_string(), &self.path_of(&key)))?;
+        let lock = Arc::new(lock);
+        *self.lock.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(&lock);
+        Ok(Box::new(lock))
+    }
+
+    fn pending_uploads(&self) -> Result<Vec<PendingUpload>, Fault> {
+        let v2 = self.v2_key();
+        let uploads = self
+            .client
+            .list_multipart_uploads(&v2)
+            .map_err(|e| self.fault(&v2, &e))?;
+        Ok(uploads
+            .into_iter()
+            .filter_map(|u| {
+                Some(PendingUpload {
+                    key: u.key.strip_prefix(&v2)?.to_string(),
+                    id: u.upload_id,
+                    started: u.initiated,
+                })
+            })
+            .collect())
+    }
+
+    fn abort_upload(&self, upload: &PendingUpload) -> Result<(), Fault> {
+        // Only uploads below the store's own keys, listed from there.
+        let key = format!("{}{}", self.v2_key(), upload.key);
+        if upload.key.is_empty() || upload.key.split('/').any(|s| s.is_empty() || s == "..") {
+            return Err(Fault::new(
+                "refusing to abort a multipart upload: not a key of the store",
+                &self.path_of(&key),
+            ));
+        }
+        self.client
+            .abort_multipart_upload(&key, &upload.id)
+            .map_err(|e| self.fault(&key, &e))
     }
 
     fn requests(&self) -> Option<RequestCounts> {
