@@ -12,6 +12,8 @@ Commands:
   put BUCKET KEY              store stdin as KEY
   get BUCKET KEY              print the content of KEY in hex
   copy-bucket SRC DST         create DST and copy every key of SRC into it (server-side)
+  create-multipart BUCKET KEY start a multipart upload of KEY (no part); print its id
+  list-multipart BUCKET       print the keys of the incomplete multipart uploads (JSON)
   delete-bucket BUCKET        delete every key of BUCKET (DeleteObjects, 1,000 a request),
                               then BUCKET itself; a missing bucket is fine
   upload-dir BUCKET PREFIX DIR
@@ -107,6 +109,11 @@ def main():
         with ThreadPoolExecutor(args.jobs) as ex:
             list(ex.map(lambda k: s3.copy_object(Bucket=dst, Key=k, CopySource={"Bucket": src, "Key": k}), keys))
         print(len(keys))
+    elif cmd == "create-multipart":
+        print(s3.create_multipart_upload(Bucket=rest[0], Key=rest[1])["UploadId"])
+    elif cmd == "list-multipart":
+        r = s3.list_multipart_uploads(Bucket=rest[0])
+        json.dump(sorted(u["Key"] for u in r.get("Uploads", [])), sys.stdout)
     elif cmd == "delete-bucket":
         bucket = rest[0]
         try:
