@@ -104,12 +104,13 @@ cat >"$wdir/identities.json" <<'EOF'
 EOF
 mapfile -t p < <(free_ports 10)
 s3port=${p[9]}
-(cd "$wdir" && exec "$weed" mini -dir="$wdir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+# TMPDIR: its logs; it is stopped with SIGTERM, which removes its sockets in /tmp
+(cd "$wdir" && TMPDIR=$tmp exec "$weed" mini -dir="$wdir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
     -master.telemetry=false -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
     -master.port="${p[0]}" -master.port.grpc="${p[1]}" -volume.port="${p[2]}" \
     -volume.port.grpc="${p[3]}" -filer.port="${p[4]}" -filer.port.grpc="${p[5]}" \
     -s3.port.grpc="${p[6]}" -admin.port="${p[7]}" -admin.port.grpc="${p[8]}" -s3.port="$s3port" \
-    -filer.localSocket="$tmp/filer.sock" -s3.config="$wdir/identities.json") >"$tmp/weed.log" 2>&1 &
+    -filer.localSocket="$tmp/filer.sock" -s3.localSocket="$tmp/s3.sock" -s3.config="$wdir/identities.json") >"$tmp/weed.log" 2>&1 &
 weed_pid=$!
 endpoint=http://127.0.0.1:$s3port
 s3() { env -u AWS_CA_BUNDLE "$py" tests/support/s3tool.py --endpoint "$endpoint" "$@"; }
@@ -137,7 +138,6 @@ ensure_bucket() { # size -> bucket src-<size>, uploaded once
         log "uploading $root into bucket $bucket"
         s3 delete-bucket "$bucket" >/dev/null
         s3 create-bucket "$bucket"
-        s3 ready "$bucket"
         s3 upload-dir "$bucket" registry/docker/ "$root/docker" >"$tmp/uploaded"
         mv "$tmp/uploaded" "$wdir/$bucket.uploaded" # the number of keys
 
@@ -214,7 +214,6 @@ for size in ${sizes//,/ }; do
                         bucket=work-$who-${size//./-}
                         s3 delete-bucket "$bucket" >/dev/null
                         s3 copy-bucket "$src" "$bucket" >/dev/null
-                        s3 ready "$bucket"
                     fi
                     log "$size, ${delay} ms: $bin garbage-collect $flags (run $((i + 1))/$runs)"
                     run_one "$key" "$bucket" "$ep" "$flags" "$bin"

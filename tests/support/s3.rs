@@ -119,6 +119,8 @@ pub struct S3Server {
     /// moto or SeaweedFS.
     pub kind: S3Kind,
     dir: TempDir,
+    /// Files the server leaves behind when killed (SeaweedFS's gRPC sockets in /tmp).
+    leftovers: Vec<PathBuf>,
 }
 
 fn port_answers(port: u16) -> bool {
@@ -141,7 +143,7 @@ impl S3Server {
             let port = free_port();
             let mut c = Command::new(&bin);
             c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-            (c, port)
+            (c, port, Vec::new())
         })
     }
 
@@ -161,7 +163,8 @@ impl S3Server {
             fs::create_dir_all(&data).expect("create weed data dir");
             let p = free_ports(10);
             let mut c = Command::new(&bin);
-            c.current_dir(dir).arg("mini");
+            // its logs go to $TMPDIR
+            c.current_dir(dir).env("TMPDIR", dir).arg("mini");
             c.arg(format!("-dir={}", data.display()));
             c.args([
                 "-ip=127.0.0.1",
@@ -186,22 +189,31 @@ impl S3Server {
                 "admin.port.grpc",
                 "s3.port",
             ];
+            let mut leftovers = Vec::new();
             for (name, port) in names.iter().zip(&p) {
                 c.arg(format!("-{name}={port}"));
+                if let Some(component) = name.strip_suffix(".port.grpc") {
+                    // removed on a graceful stop only; a killed server leaves them
+                    leftovers.push(PathBuf::from(format!(
+                        "/tmp/seaweedfs-{component}-grpc-{port}.sock"
+                    )));
+                }
             }
             c.arg(format!(
                 "-filer.localSocket={}",
                 dir.join("filer.sock").display()
             ));
+            c.arg(format!("-s3.localSocket={}", dir.join("s3.sock").display()));
             c.arg(format!("-s3.config={}", ids.display()));
-            (c, p[9])
+            (c, p[9], leftovers)
         })
     }
 
     /// Spawns the server `make` describes (up to 3 attempts, for port races), logging
     /// to `server.log` in its temp dir, and waits (at most 30 s) until a signed
     /// ListBuckets succeeds.
-    fn start(kind: S3Kind, make: impl Fn(&Path) -> (Command, u16)) -> S3Server {
+    /// `make` gives the command, its S3 port and the files to remove after it.
+    fn start(kind: S3Kind, make: impl Fn(&Path) -> (Command, u16, Vec<PathBuf>)) -> S3Server {
         let dir = tempfile::Builder::new()
             .prefix(match kind {
                 S3Kind::Moto => "rgc-moto-",
@@ -212,7 +224,7 @@ impl S3Server {
         let log = dir.path().join("server.log");
         let mut last_log = String::new();
         for _attempt in 0..3 {
-            let (mut cmd, port) = make(dir.path());
+            let (mut cmd, port, leftovers) = make(dir.path());
             let logf = fs::File::create(&log).expect("create server.log");
             let mut child = cmd
                 .env_remove("AWS_CA_BUNDLE")
@@ -239,12 +251,16 @@ impl S3Server {
                     port,
                     kind,
                     dir,
+                    leftovers,
                 };
                 s3tool(&server.endpoint(), &["--timeout", "30", "ready"], b"");
                 return server;
             }
             let _ = child.kill();
             let _ = child.wait();
+            for f in &leftovers {
+                let _ = fs::remove_file(f);
+            }
             last_log = fs::read_to_string(&log).unwrap_or_default();
         }
         panic!("{kind:?} server did not start within 30 s; log:\n{last_log}");
@@ -258,9 +274,7 @@ impl S3Server {
     /// Creates `bucket` (an existing one is fine) and waits until a signed
     /// ListObjectsV2 on it succeeds (SeaweedFS makes buckets asynchronously).
     pub fn create_bucket(&self, bucket: &str) {
-        let ep = self.endpoint();
-        s3tool(&ep, &["create-bucket", bucket], b"");
-        s3tool(&ep, &["ready", bucket], b"");
+        s3tool(&self.endpoint(), &["create-bucket", bucket], b"");
     }
 
     /// Every key of `bucket` under `prefix` with its size and ETag.
@@ -286,7 +300,6 @@ impl S3Server {
     /// returns how many keys were copied.
     pub fn copy_bucket(&self, src: &str, dst: &str) -> usize {
         let n = s3tool(&self.endpoint(), &["copy-bucket", src, dst], b"");
-        self.create_bucket(dst);
         n.trim().parse().expect("copy-bucket count")
     }
 
@@ -347,6 +360,9 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for f in &self.leftovers {
+            let _ = fs::remove_file(f);
+        }
     }
 }
 

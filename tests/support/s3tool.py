@@ -6,7 +6,7 @@ Usage: s3tool.py --endpoint http://127.0.0.1:PORT COMMAND ARGS...
 Commands:
   ready [BUCKET]              wait (up to --timeout s) until a signed ListBuckets (or, with
                               BUCKET, a signed ListObjectsV2 on BUCKET) succeeds
-  create-bucket BUCKET        create BUCKET (an existing one is fine)
+  create-bucket BUCKET        create BUCKET (an existing one is fine), wait until it lists
   list BUCKET [PREFIX]        print every key under PREFIX as a JSON array of
                               [key, size, etag-without-quotes]
   put BUCKET KEY              store stdin as KEY
@@ -73,13 +73,24 @@ def ready(s3, args):
             time.sleep(0.1)
 
 
-def create_bucket(s3, bucket):
+def create_bucket(s3, bucket, timeout):
+    """Creates the bucket (an existing one is fine) and waits until listing it works
+    (SeaweedFS makes buckets asynchronously)."""
     try:
         s3.create_bucket(Bucket=bucket)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
     except s3.exceptions.BucketAlreadyExists:
         pass
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
+            return
+        except s3.exceptions.NoSuchBucket:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def main():
@@ -95,7 +106,7 @@ def main():
     if cmd == "ready":
         ready(s3, args)
     elif cmd == "create-bucket":
-        create_bucket(s3, rest[0])
+        create_bucket(s3, rest[0], args.timeout)
     elif cmd == "list":
         json.dump(list_keys(s3, rest[0], rest[1] if len(rest) > 1 else ""), sys.stdout)
     elif cmd == "put":
@@ -104,7 +115,7 @@ def main():
         print(s3.get_object(Bucket=rest[0], Key=rest[1])["Body"].read().hex())
     elif cmd == "copy-bucket":
         src, dst = rest
-        create_bucket(s3, dst)
+        create_bucket(s3, dst, args.timeout)
         keys = [k for k, _, _ in list_keys(s3, src)]
         with ThreadPoolExecutor(args.jobs) as ex:
             list(ex.map(lambda k: s3.copy_object(Bucket=dst, Key=k, CopySource={"Bucket": src, "Key": k}), keys))
