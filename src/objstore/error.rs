@@ -114,6 +114,13 @@ impl ClientError {
     }
 }
 
+/// One line saying what went wrong in `err` (as [`ClientError::detail`]
+/// words it): per-key failures of a DeleteObjects request name no
+/// operation of their own.
+pub(crate) fn describe(bucket: &str, endpoint: &str, err: &object_store::Error) -> String {
+    classify(bucket, endpoint, err).1
+}
+
 /// The S3 error code and message of an error response, if its body is in the chain.
 pub(crate) fn server_error(err: &object_store::Error) -> Option<(String, String)> {
     let text = err.to_string();
@@ -129,6 +136,12 @@ fn between(text: &str, open: &str, close: &str) -> Option<String> {
 }
 
 fn classify(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKind, String) {
+    let (kind, detail) = classify_lines(bucket, endpoint, err);
+    // Response bodies carry newlines; an error is one line of a log.
+    (kind, detail.replace("\r\n", " ").replace(['\r', '\n'], " "))
+}
+
+fn classify_lines(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKind, String) {
     if let Some(e) = connect_error(err) {
         return (
             ErrorKind::Unreachable,
@@ -235,6 +248,21 @@ mod tests {
                 ErrorKind::Other,
                 "S3 get of s3://b/k: SlowDown: ".to_string()
             )
+        );
+    }
+
+    #[test]
+    fn a_response_body_without_an_s3_error_stays_on_one_line() {
+        let e = ClientError::from_store(
+            Operation::Delete,
+            "b",
+            "k",
+            "e",
+            &generic("503 Service Unavailable:\r\n<html>\nbusy\n</html>"),
+        );
+        assert_eq!(
+            e.detail(),
+            "Generic S3 error: 503 Service Unavailable: <html> busy </html>"
         );
     }
 }
