@@ -142,6 +142,13 @@ fn classify(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKi
 }
 
 fn classify_lines(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKind, String) {
+    // Before the connection check: the service that failed is not the endpoint.
+    if let Some(source) = credential_source(err) {
+        return (
+            ErrorKind::Credentials,
+            format!("no credentials: the config sets no accesskey and secretkey, the environment no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the {source} gave none ({err})"),
+        );
+    }
     if let Some(e) = connect_error(err) {
         return (
             ErrorKind::Unreachable,
@@ -177,6 +184,25 @@ fn classify_lines(bucket: &str, endpoint: &str, err: &object_store::Error) -> (E
             _ => (ErrorKind::Other, err.to_string()),
         },
     }
+}
+
+/// Which credential provider of the AWS default chain failed, if the error
+/// comes from one rather than from the bucket's endpoint.
+fn credential_source(err: &object_store::Error) -> Option<&'static str> {
+    let text = err.to_string();
+    [
+        (
+            "169.254.169.254",
+            "instance metadata service (169.254.169.254)",
+        ),
+        (
+            "169.254.170.2",
+            "container credentials endpoint (169.254.170.2)",
+        ),
+        ("AssumeRoleWithWebIdentity", "web identity token exchange"),
+    ]
+    .into_iter()
+    .find_map(|(mark, source)| text.contains(mark).then_some(source))
 }
 
 /// The transport error of a failed connection, if that is what happened.
@@ -248,6 +274,22 @@ mod tests {
                 ErrorKind::Other,
                 "S3 get of s3://b/k: SlowDown: ".to_string()
             )
+        );
+    }
+
+    #[test]
+    fn a_failed_credential_provider_is_named_not_the_endpoint() {
+        let e = ClientError::from_store(
+            Operation::List,
+            "b",
+            "docker/",
+            "https://s3.amazonaws.com",
+            &generic("Error performing PUT http://169.254.169.254/latest/api/token in 10ms - Server returned non-2xx status code: 403 Forbidden"),
+        );
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        assert!(
+            e.detail().starts_with("no credentials: the config sets no accesskey and secretkey, the environment no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the instance metadata service (169.254.169.254) gave none (Generic S3 error: Error performing PUT http://169.254.169.254/"),
+            "{e}"
         );
     }
 
