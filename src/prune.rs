@@ -428,7 +428,7 @@ fn read_current(
     repo: &str,
     tag: &str,
 ) -> Result<Option<(Digest, SystemTime)>, Fault> {
-    let current = manifests::read_tag_link(layout, repo, tag, true)?;
+    let current = manifests::read_tag_link(layout, repo, tag, None, true)?;
     // The mtime was asked for, so it is there.
     Ok(current.and_then(|(d, pushed)| Some((d, pushed?))))
 }

@@ -80,11 +80,14 @@ pub(crate) fn read_link(
 
 /// The digest a tag's `current/link` names and (if asked for) when it was
 /// written; `None` if the tag has no current link. Neither the `current`
-/// directory nor the link is followed if it is a symlink.
+/// directory nor the link is followed if it is a symlink. `expected` is
+/// what it named when last read, if it was: a remote backend may then
+/// confirm it without a GET.
 pub(crate) fn read_tag_link(
     layout: &Layout,
     repo: &str,
     tag: &str,
+    expected: Option<&Digest>,
     with_mtime: bool,
 ) -> Result<Option<(Digest, Option<SystemTime>)>, Fault> {
     let link = layout.tag_current_link(repo, tag);
@@ -94,7 +97,7 @@ pub(crate) fn read_tag_link(
         Some(_) => {}
         None => return Ok(None),
     }
-    let Some((bytes, modified)) = read_link(layout, &link, None, with_mtime)? else {
+    let Some((bytes, modified)) = read_link(layout, &link, expected, with_mtime)? else {
         return Ok(None);
     };
     let d = Digest::parse_bytes(&bytes)

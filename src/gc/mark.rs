@@ -58,6 +58,8 @@ pub struct RepoMark {
     pub(crate) tags: Vec<String>,
     /// With `-m`: for each digest, the tags whose `index/` lists it.
     pub(crate) tag_index: HashMap<Digest, Vec<String>>,
+    /// With `-m`: what each tag's `current/link` named.
+    pub(crate) tag_links: HashMap<String, Digest>,
     /// The `_layers/<alg>/<hex>/` directories.
     pub(crate) layer_dirs: LayerDirs,
 }
@@ -220,7 +222,7 @@ pub(crate) fn mark_repository(
     let (revisions, young) = read_revisions(layout, name, blobs, young_after)?;
     let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
     let tags = if options.delete_untagged {
-        read_tags(layout, name)?
+        read_tags(layout, name, &HashMap::new())?
     } else {
         Tags::default()
     };
@@ -294,6 +296,7 @@ pub(crate) fn mark_repository(
         untagged,
         tags: tags.names,
         tag_index: tags.index,
+        tag_links: tags.links,
         layer_dirs: LayerDirs::new(digest_dirs(layout, &layout.layers(name))?, blobs),
     })
 }
@@ -455,10 +458,18 @@ fn keep_referrers(
 pub(crate) struct Tags {
     pub(crate) names: Vec<String>,
     pub(crate) current: HashSet<Digest>,
+    /// What each tag's `current/link` names.
+    pub(crate) links: HashMap<String, Digest>,
     pub(crate) index: HashMap<Digest, Vec<String>>,
 }
 
-pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
+/// Reads every tag of `repo`; `known` holds what tags named when last read
+/// (the re-check's), which a remote backend confirms without a GET.
+pub(crate) fn read_tags(
+    layout: &Layout,
+    repo: &str,
+    known: &HashMap<String, Digest>,
+) -> Result<Tags, Fault> {
     let dir = layout.tags(repo);
     let mut names = Vec::new();
     for entry in layout.backend().list(&dir)?.unwrap_or_default() {
@@ -473,12 +484,15 @@ pub(crate) fn read_tags(layout: &Layout, repo: &str) -> Result<Tags, Fault> {
     let per_tag: Vec<(Option<Digest>, Vec<Digest>)> = names
         .par_iter()
         .map(|tag| {
-            let current = read_tag_link(layout, repo, tag, false)?.map(|(d, _)| d);
+            let current = read_tag_link(layout, repo, tag, known.get(tag), false)?.map(|(d, _)| d);
             Ok((current, digest_dirs(layout, &layout.tag_index(repo, tag))?))
         })
         .collect::<Result<_, Fault>>()?;
     let mut tags = Tags::default();
     for (name, (current, index)) in names.iter().zip(per_tag) {
+        if let Some(d) = &current {
+            tags.links.insert(name.clone(), d.clone());
+        }
         tags.current.extend(current);
         for d in index {
             tags.index.entry(d).or_default().push(name.clone());
@@ -558,7 +572,7 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::rename(current, outside.path().join("current")).unwrap();
         std::os::unix::fs::symlink(outside.path().join("current"), current).unwrap();
-        let fault = read_tags(&s.layout, "r").err().unwrap();
+        let fault = read_tags(&s.layout, "r", &HashMap::new()).err().unwrap();
         assert_eq!(
             fault.to_string(),
             format!(
@@ -571,7 +585,7 @@ mod tests {
         let link = s.layout.tag_current_link("r", "v1");
         let c = std::ffi::CString::new(link.as_os_str().as_encoded_bytes()).unwrap();
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-        let fault = read_tags(&s.layout, "r").err().unwrap();
+        let fault = read_tags(&s.layout, "r", &HashMap::new()).err().unwrap();
         assert_eq!(
             fault.to_string(),
             format!(

@@ -10,7 +10,7 @@ use crate::manifests;
 use crate::mark::{self, MarkOptions, Root};
 use crate::marked::Marked;
 use rayon::prelude::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 /// What the run was asked to do.
@@ -50,6 +50,9 @@ pub struct RepoPlan {
     pub layer_links: Vec<Digest>,
     /// Revisions read during the mark (the re-check looks for others).
     pub(crate) live: HashSet<Digest>,
+    /// With `-m`: what each tag named during the mark (the re-check
+    /// confirms these without a GET where the backend can).
+    pub(crate) tag_links: HashMap<String, Digest>,
 }
 
 /// When a phase of the run started and how long it took.
@@ -244,6 +247,7 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
                     manifests,
                     layer_links,
                     live: m.live.into_iter().collect(),
+                    tag_links: m.tag_links,
                 };
                 (plan, m.fault)
             })

@@ -40,6 +40,7 @@ pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
         .collect();
     let no_revisions = HashSet::new();
     let empty_deletions = Vec::new();
+    let no_tags = HashMap::new();
     // Listing the revisions again waits on the disk: the I/O pool.
     let found: Vec<(String, HashSet<Digest>, usize)> = io_pool()
         .install(|| {
@@ -47,12 +48,16 @@ pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
                 .par_iter()
                 .filter(|r| r.invalid.is_none())
                 .map(|repo| {
-                    let (known, planned) = match index.get(repo.name.as_str()) {
-                        Some(&i) => (&plan.repos[i].live, &plan.repos[i].manifests),
-                        None => (&no_revisions, &empty_deletions),
+                    let (known, planned, tags) = match index.get(repo.name.as_str()) {
+                        Some(&i) => (
+                            &plan.repos[i].live,
+                            &plan.repos[i].manifests,
+                            &plan.repos[i].tag_links,
+                        ),
+                        None => (&no_revisions, &empty_deletions, &no_tags),
                     };
                     let (reached, roots) =
-                        rescue_in(layout, &repo.name, known, planned, &plan.options)?;
+                        rescue_in(layout, &repo.name, known, planned, tags, &plan.options)?;
                     Ok((repo.name.clone(), reached, roots))
                 })
                 .collect::<Result<_, Fault>>()
@@ -85,11 +90,14 @@ pub fn recheck(layout: &Layout, plan: &mut Plan) -> Result<Rescued, GcError> {
 
 /// In one repository: the new roots (revisions not read during planning,
 /// and with `-m` planned deletions that a tag now names) and all they reach.
+/// `known_tags` is what each tag named during planning: a remote backend
+/// confirms an unchanged tag link by its ETag instead of reading it again.
 fn rescue_in(
     layout: &Layout,
     repo: &str,
     known: &HashSet<Digest>,
     planned: &[crate::plan::ManifestDeletion],
+    known_tags: &HashMap<String, Digest>,
     options: &crate::plan::Options,
 ) -> Result<(HashSet<Digest>, usize), Fault> {
     let mut live: HashSet<Digest> = known.clone();
@@ -108,7 +116,7 @@ fn rescue_in(
         }
     }
     if options.delete_untagged && !planned.is_empty() {
-        let tags = mark::read_tags(layout, repo)?;
+        let tags = mark::read_tags(layout, repo, known_tags)?;
         roots.extend(
             planned
                 .iter()

@@ -267,7 +267,7 @@ fn read_tag(
     present: &[Blob],
     cache: &mut HashMap<Digest, Manifest>,
 ) -> Result<Tag, GcError> {
-    let (digest, pushed) = match manifests::read_tag_link(layout, &m.name, name, true) {
+    let (digest, pushed) = match manifests::read_tag_link(layout, &m.name, name, None, true) {
         Ok(Some((d, pushed))) => (Some(d), pushed),
         Ok(None) => (None, None),
         Err(fault) => return Err(GcError::Mark(fault)),

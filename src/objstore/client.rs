@@ -415,7 +415,10 @@ impl S3Client {
                     Ok(p) => {
                         deleted.insert(p.as_ref());
                     }
-                    Err(e) => errors.push(e.to_string()),
+                    Err(e) => errors.push((
+                        e.to_string(),
+                        super::error::describe(&self.0.bucket, &self.0.endpoint, e),
+                    )),
                 }
             }
             for p in batch {
@@ -426,9 +429,9 @@ impl S3Client {
                     let mine = format!("for key {key}:");
                     Err(errors
                         .iter()
-                        .find(|e| e.contains(&mine))
-                        .or(errors.iter().find(|e| !e.contains("for key ")))
-                        .cloned()
+                        .find(|(e, _)| e.contains(&mine))
+                        .or(errors.iter().find(|(e, _)| !e.contains("for key ")))
+                        .map(|(_, detail)| detail.clone())
                         .unwrap_or_else(|| "the server did not confirm the deletion".into()))
                 };
                 outcome.insert(key, result);

@@ -120,6 +120,13 @@ impl ClientError {
     }
 }
 
+/// One line saying what went wrong in `err` (as [`ClientError::detail`]
+/// words it): per-key failures of a DeleteObjects request name no
+/// operation of their own.
+pub(crate) fn describe(bucket: &str, endpoint: &str, err: &object_store::Error) -> String {
+    classify(bucket, endpoint, err).1
+}
+
 /// The S3 error code and message of an error response, if its body is in the chain.
 pub(crate) fn server_error(err: &object_store::Error) -> Option<(String, String)> {
     let text = err.to_string();
@@ -135,6 +142,19 @@ fn between(text: &str, open: &str, close: &str) -> Option<String> {
 }
 
 fn classify(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKind, String) {
+    let (kind, detail) = classify_lines(bucket, endpoint, err);
+    // Response bodies carry newlines; an error is one line of a log.
+    (kind, detail.replace("\r\n", " ").replace(['\r', '\n'], " "))
+}
+
+fn classify_lines(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKind, String) {
+    // Before the connection check: the service that failed is not the endpoint.
+    if let Some(source) = credential_source(err) {
+        return (
+            ErrorKind::Credentials,
+            format!("no credentials: the config sets no accesskey and secretkey, the environment no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the {source} gave none ({err})"),
+        );
+    }
     if let Some(e) = connect_error(err) {
         return (
             ErrorKind::Unreachable,
@@ -173,6 +193,25 @@ fn classify(bucket: &str, endpoint: &str, err: &object_store::Error) -> (ErrorKi
             _ => (ErrorKind::Other, err.to_string()),
         },
     }
+}
+
+/// Which credential provider of the AWS default chain failed, if the error
+/// comes from one rather than from the bucket's endpoint.
+fn credential_source(err: &object_store::Error) -> Option<&'static str> {
+    let text = err.to_string();
+    [
+        (
+            "169.254.169.254",
+            "instance metadata service (169.254.169.254)",
+        ),
+        (
+            "169.254.170.2",
+            "container credentials endpoint (169.254.170.2)",
+        ),
+        ("AssumeRoleWithWebIdentity", "web identity token exchange"),
+    ]
+    .into_iter()
+    .find_map(|(mark, source)| text.contains(mark).then_some(source))
 }
 
 /// The transport error of a failed connection, if that is what happened.
@@ -255,6 +294,37 @@ mod tests {
         assert!(
             e.to_string().ends_with("policy (HTTP 403 Forbidden)"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_failed_credential_provider_is_named_not_the_endpoint() {
+        let e = ClientError::from_store(
+            Operation::List,
+            "b",
+            "docker/",
+            "https://s3.amazonaws.com",
+            &generic("Error performing PUT http://169.254.169.254/latest/api/token in 10ms - Server returned non-2xx status code: 403 Forbidden"),
+        );
+        assert_eq!(e.kind(), ErrorKind::Credentials);
+        assert!(
+            e.detail().starts_with("no credentials: the config sets no accesskey and secretkey, the environment no AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the instance metadata service (169.254.169.254) gave none (Generic S3 error: Error performing PUT http://169.254.169.254/"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_response_body_without_an_s3_error_stays_on_one_line() {
+        let e = ClientError::from_store(
+            Operation::Delete,
+            "b",
+            "k",
+            "e",
+            &generic("503 Service Unavailable:\r\n<html>\nbusy\n</html>"),
+        );
+        assert_eq!(
+            e.detail(),
+            "Generic S3 error: 503 Service Unavailable: <html> busy </html>"
         );
     }
 }
