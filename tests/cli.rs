@@ -308,12 +308,12 @@ fn config_file_errors() {
     }
     std::fs::write(
         &store.config,
-        "version: 0.1\nstorage: {s3: {region: r, bucket: b}}\n",
+        "version: 0.1\nstorage: {gcs: {bucket: b}}\n",
     )
     .unwrap();
     let o = run_ours(&store, &["-d"]);
     assert_eq!(o.status.code(), Some(1));
-    assert_eq!(err(&o), "failed to construct s3 driver: the s3 storage driver is not supported by registry-gc yet (only filesystem is)\n");
+    assert_eq!(err(&o), "failed to construct gcs driver: the gcs storage driver is not supported by registry-gc yet (only filesystem and s3 are)\n");
     // Unknown top-level keys are accepted silently.
     store.write_config("bogus: 1\n");
     assert!(run_ours(&store, &["-d"]).status.success());

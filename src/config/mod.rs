@@ -297,7 +297,7 @@ fn storage(driver: &str, params: &Value) -> Result<Storage, ConfigError> {
     }
     Err(fail(if OTHER_DRIVERS.contains(&driver) {
         format!(
-            "the {driver} storage driver is not supported by registry-gc yet (only filesystem is)"
+            "the {driver} storage driver is not supported by registry-gc yet (only filesystem and s3 are)"
         )
     } else {
         format!("StorageDriver not registered: {driver}")
@@ -464,7 +464,7 @@ mod tests {
             ),
             (
                 "version: 0.1\nstorage: {gcs: {bucket: b}}",
-                "failed to construct gcs driver: the gcs storage driver is not supported by registry-gc yet (only filesystem is)",
+                "failed to construct gcs driver: the gcs storage driver is not supported by registry-gc yet (only filesystem and s3 are)",
             ),
         ];
         for (text, want) in cases {
