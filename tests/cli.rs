@@ -306,11 +306,7 @@ fn config_file_errors() {
         );
         assert!(err(&o).starts_with(&prefix), "{}", err(&o));
     }
-    std::fs::write(
-        &store.config,
-        "version: 0.1\nstorage: {gcs: {bucket: b}}\n",
-    )
-    .unwrap();
+    std::fs::write(&store.config, "version: 0.1\nstorage: {gcs: {bucket: b}}\n").unwrap();
     let o = run_ours(&store, &["-d"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(err(&o), "failed to construct gcs driver: the gcs storage driver is not supported by registry-gc yet (only filesystem and s3 are)\n");

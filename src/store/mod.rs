@@ -24,8 +24,12 @@ use std::fmt;
 use std::path::Path;
 use std::time::SystemTime;
 
-/// Requests kept in flight on object storage unless told otherwise.
-pub const DEFAULT_IN_FLIGHT: usize = 64;
+/// Requests kept in flight on object storage unless told otherwise: each
+/// costs a thread and a connection with its buffers (20k blobs on
+/// SeaweedFS, dry run: 16, 32 and 64 in flight take 4.3, 4.2 and 4.2 s
+/// and 33, 37 and 54 MB), and 32 at 20 ms a request read ~1,600 manifests
+/// a second.
+pub const DEFAULT_IN_FLIGHT: usize = 32;
 
 /// The layout of the store `storage` names, with its backend; on object
 /// storage, at most `in_flight` requests at once (reads run one per I/O
@@ -35,8 +39,21 @@ pub fn open(storage: &Storage, in_flight: usize) -> Result<Layout, StoreError> {
         Storage::Filesystem { root, .. } => Ok(Layout::new(root)),
         Storage::S3(config) => {
             crate::fsutil::set_io_threads(in_flight);
+            limit_malloc_arenas();
             s3::open(config, in_flight)
         }
+    }
+}
+
+/// Caps glibc's malloc arenas at two. Its default (eight per core) gives
+/// each of the many threads waiting on the network an arena of its own,
+/// which on 20k blobs costs ~5 MB of resident memory and no time.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before the
+    // I/O threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

@@ -13,8 +13,26 @@ pub(crate) struct Object {
     pub(crate) key: Box<str>,
     pub(crate) size: u64,
     pub(crate) modified: SystemTime,
-    /// The ETag without its quotes, if the server sent one.
-    pub(crate) etag: Option<Box<str>>,
+    /// The ETag, when it is an MD5 (32 hex digits; a multipart upload's is
+    /// not).
+    pub(crate) etag: Option<[u8; 16]>,
+}
+
+impl Object {
+    /// The object a listing reports, with `key` relative to `docker/registry/v2/`.
+    pub(crate) fn new(key: &str, size: u64, modified: SystemTime, etag: Option<&str>) -> Object {
+        let etag = etag.and_then(|e| {
+            let mut md5 = [0u8; 16];
+            hex::decode_to_slice(e.trim_matches('"'), &mut md5).ok()?;
+            Some(md5)
+        });
+        Object {
+            key: key.into(),
+            size,
+            modified,
+            etag,
+        }
+    }
 }
 
 /// A sorted listing.

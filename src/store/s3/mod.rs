@@ -156,44 +156,40 @@ impl S3Backend {
         let prefix = format!("{v2}{area}/");
         let started = std::time::Instant::now();
         let fail = |key: &str, e: ClientError| self.fault(key, &e);
-        let (mut listed, complete) = self
+        let keep = |o: crate::objstore::ObjectInfo| {
+            let key = o.key.strip_prefix(&v2)?;
+            Some(Object::new(key, o.size, o.modified, o.etag.as_deref()))
+        };
+        let (first, complete) = self
             .client
             .list_first(&prefix, FIRST_PAGE)
             .map_err(|e| fail(&prefix, e))?;
-        if !complete {
-            listed.clear();
+        let mut objects: Vec<Object> = Vec::new();
+        if complete {
+            objects.extend(first.into_iter().filter_map(keep));
+        } else {
+            drop(first);
             let mut parts = vec![prefix.clone()];
             for _ in 0..depth {
                 let mut below = Vec::new();
                 for part in &parts {
                     let (files, dirs) = self.client.list_dirs(part).map_err(|e| fail(part, e))?;
-                    listed.extend(files);
+                    objects.extend(files.into_iter().filter_map(keep));
                     below.extend(dirs);
                 }
                 parts = below;
             }
-            listed.extend(
+            objects.extend(
                 self.client
-                    .list_many(&parts)
+                    .list_many_map(&parts, keep)
                     .map_err(|e| fail(&prefix, e))?,
             );
         }
         tracing::debug!(
             "listed {} keys under {prefix} in {:.3} s",
-            listed.len(),
+            objects.len(),
             started.elapsed().as_secs_f64()
         );
-        let objects = listed
-            .into_iter()
-            .filter_map(|o| {
-                Some(Object {
-                    key: o.key.strip_prefix(&v2)?.into(),
-                    size: o.size,
-                    modified: o.modified,
-                    etag: o.etag.map(|e| e.trim_matches('"').into()),
-                })
-            })
-            .collect();
         Ok(Index::new(objects))
     }
 
@@ -315,7 +311,7 @@ impl Backend for S3Backend {
                 return Ok(None);
             };
             let matches = object.size == expected.len() as u64
-                && object.etag.as_deref() == Some(md5_hex(expected).as_str());
+                && object.etag == Some(md5::Md5::digest(expected).into());
             if matches {
                 return Ok(Some(FileRead {
                     bytes: expected.to_vec(),
@@ -445,11 +441,6 @@ impl Backend for S3Backend {
             ("other", r.other),
         ]))
     }
-}
-
-/// The ETag a server gives a single-part object holding `bytes`: its MD5.
-fn md5_hex(bytes: &[u8]) -> String {
-    hex::encode(md5::Md5::digest(bytes))
 }
 
 /// This machine's name, for the lock object.
