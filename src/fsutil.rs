@@ -77,6 +77,21 @@ pub(crate) enum Kind {
     Other,
 }
 
+impl Kind {
+    /// What a file type (symlinks not followed) says.
+    pub(crate) fn of(ft: fs::FileType) -> Kind {
+        if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_file() {
+            Kind::File
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else {
+            Kind::Other
+        }
+    }
+}
+
 /// One entry of a listed directory.
 #[derive(Debug)]
 pub(crate) struct Entry {
@@ -101,18 +116,10 @@ pub(crate) fn list_sorted(dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
     let mut entries = Vec::new();
     for entry in read {
         let entry = entry.map_err(|e| Fault::io("list", dir, &e))?;
-        let ft = entry
+        let kind = entry
             .file_type()
+            .map(Kind::of)
             .map_err(|e| Fault::io("stat", &entry.path(), &e))?;
-        let kind = if ft.is_dir() {
-            Kind::Dir
-        } else if ft.is_file() {
-            Kind::File
-        } else if ft.is_symlink() {
-            Kind::Symlink
-        } else {
-            Kind::Other
-        };
         entries.push(Entry {
             name: entry.file_name(),
             kind,

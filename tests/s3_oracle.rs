@@ -9,7 +9,7 @@
 //!    it deletes on disk, in every mode, with the same output and pulls;
 //! 2. `tests/differential.rs`: registry-gc on disk vs upstream on disk, deliberate
 //!    differences asserted;
-//! 3. `differential_all_modes_on_moto`: registry-gc on S3 vs registry-gc on disk, same output and same
+//! 3. `differential_all_modes_on_moto` and `_on_seaweedfs`: registry-gc on S3 vs registry-gc on disk, same output and same
 //!    deletions, and every tag pulls after its real runs.
 //!
 //! Bad input: `oracle_bad_inputs_on_seaweedfs` records upstream's answers (messages,
@@ -239,7 +239,17 @@ fn oracle_runs_on_seaweedfs() {
 /// tag pulls. Needs the S3 backend.
 #[test]
 fn differential_all_modes_on_moto() {
-    let s3 = S3Server::moto();
+    differential_all_modes(S3Server::moto());
+}
+
+/// The same on SeaweedFS, which (unlike moto) checks signatures and stores
+/// on disk.
+#[test]
+fn differential_all_modes_on_seaweedfs() {
+    differential_all_modes(S3Server::seaweed());
+}
+
+fn differential_all_modes(s3: S3Server) {
     let demo = record_demo_on_s3(&s3, "demo");
     let before = s3.keys("demo", "");
     let cfgdir = tempfile::tempdir().unwrap();

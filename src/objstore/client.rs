@@ -259,7 +259,7 @@ impl S3Client {
     /// `a/b/...`, not `a/bc`; empty lists the bucket), one flat paginated
     /// ListObjectsV2: one request per 1,000 keys.
     pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ClientError> {
-        self.0.runtime.block_on(self.list_async(prefix))
+        self.0.runtime.block_on(self.list_async(prefix, &Some))
     }
 
     /// The objects under each prefix, all listed concurrently (at most
@@ -279,20 +279,7 @@ impl S3Client {
         let keep = &keep;
         self.0.runtime.block_on(async {
             let lists: Vec<Vec<T>> = futures::stream::iter(prefixes)
-                .map(|prefix| async move {
-                    let location = if prefix.trim_end_matches('/').is_empty() {
-                        None
-                    } else {
-                        Some(path(prefix).map_err(|e| self.invalid(Operation::List, prefix, e))?)
-                    };
-                    self.0
-                        .store
-                        .list(location.as_ref())
-                        .try_filter_map(|m| futures::future::ready(Ok(keep(ObjectInfo::from(m)))))
-                        .try_collect::<Vec<T>>()
-                        .await
-                        .map_err(|e| self.error(Operation::List, prefix, &e))
-                })
+                .map(|prefix| self.list_async(prefix, keep))
                 .buffered(self.0.max_in_flight.min(MAX_LISTINGS_IN_FLIGHT))
                 .try_collect()
                 .await?;
@@ -347,7 +334,12 @@ impl S3Client {
         })
     }
 
-    async fn list_async(&self, prefix: &str) -> Result<Vec<ObjectInfo>, ClientError> {
+    /// Every object under `prefix`, mapped by `keep` as it arrives.
+    async fn list_async<T>(
+        &self,
+        prefix: &str,
+        keep: &(impl Fn(ObjectInfo) -> Option<T> + Sync),
+    ) -> Result<Vec<T>, ClientError> {
         let location = if prefix.trim_end_matches('/').is_empty() {
             None
         } else {
@@ -356,7 +348,7 @@ impl S3Client {
         self.0
             .store
             .list(location.as_ref())
-            .map_ok(ObjectInfo::from)
+            .try_filter_map(|m| futures::future::ready(Ok(keep(ObjectInfo::from(m)))))
             .try_collect()
             .await
             .map_err(|e| self.error(Operation::List, prefix, &e))

@@ -37,16 +37,7 @@ impl Backend for FsBackend {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Fault::io("stat", path, &e)),
         };
-        let ft = meta.file_type();
-        let kind = if ft.is_dir() {
-            Kind::Dir
-        } else if ft.is_file() {
-            Kind::File
-        } else if ft.is_symlink() {
-            Kind::Symlink
-        } else {
-            Kind::Other
-        };
+        let kind = Kind::of(meta.file_type());
         let modified = meta.modified().map_err(|e| Fault::io("stat", path, &e))?;
         Ok(Some(Stat {
             kind,
