@@ -287,6 +287,29 @@ impl S3Client {
         })
     }
 
+    /// Every object under `prefix` whose key sorts after `start_after`, one
+    /// flat paginated listing (ListObjectsV2 `start-after`), mapped by
+    /// `keep` as it arrives.
+    pub fn list_after_map<T>(
+        &self,
+        prefix: &str,
+        start_after: &str,
+        keep: impl Fn(ObjectInfo) -> Option<T> + Sync,
+    ) -> Result<Vec<T>, ClientError> {
+        let location = path(prefix).map_err(|e| self.invalid(Operation::List, prefix, e))?;
+        let offset =
+            path(start_after).map_err(|e| self.invalid(Operation::List, start_after, e))?;
+        self.0.runtime.block_on(async {
+            self.0
+                .store
+                .list_with_offset(Some(&location), &offset)
+                .try_filter_map(|m| futures::future::ready(Ok(keep(ObjectInfo::from(m)))))
+                .try_collect()
+                .await
+                .map_err(|e| self.error(Operation::List, prefix, &e))
+        })
+    }
+
     /// The first objects under `prefix` (at most `n`, one page for `n` up
     /// to 1,000), and whether they are all of them.
     pub fn list_first(

@@ -35,6 +35,11 @@ const LOCK_TTL: Duration = Duration::from_secs(120);
 /// area's parts in parallel instead: one page.
 const FIRST_PAGE: usize = 1000;
 
+/// Most pages the listing of `blobs/` goes on reading one after the other,
+/// when its first page says (see [`estimated_blob_keys`]) that the rest is
+/// that small: fewer requests than listing its 256 parts in parallel.
+const SEQUENTIAL_PAGES: u64 = 16;
+
 /// One area's listing, made on first use (and again after a refresh).
 type Listing = Arc<Result<Index, Fault>>;
 
@@ -165,8 +170,21 @@ impl S3Backend {
             .list_first(&prefix, FIRST_PAGE)
             .map_err(|e| fail(&prefix, e))?;
         let mut objects: Vec<Object> = Vec::new();
+        let last = first.last().map(|o| o.key.clone()).unwrap_or_default();
+        let small = area == "blobs"
+            && last
+                .strip_prefix(&prefix)
+                .and_then(estimated_blob_keys)
+                .is_some_and(|keys| keys <= SEQUENTIAL_PAGES * FIRST_PAGE as u64);
         if complete {
             objects.extend(first.into_iter().filter_map(keep));
+        } else if small {
+            objects.extend(first.into_iter().filter_map(keep));
+            objects.extend(
+                self.client
+                    .list_after_map(&prefix, &last, keep)
+                    .map_err(|e| fail(&prefix, e))?,
+            );
         } else {
             drop(first);
             let mut parts = vec![prefix.clone()];
@@ -443,6 +461,16 @@ impl Backend for S3Backend {
     }
 }
 
+/// How many keys `blobs/` holds, estimated from the last key (relative to
+/// `blobs/`) of a first page of [`FIRST_PAGE`] keys: sha256 digests are
+/// uniform, so the share of the digest space that page covered is its share
+/// of the blobs. `None` when the key is not a sha256 blob's.
+fn estimated_blob_keys(last: &str) -> Option<u64> {
+    let hex = last.strip_prefix("sha256/")?.get(3..7)?;
+    let covered = u64::from_str_radix(hex, 16).ok()? + 1;
+    Some(FIRST_PAGE as u64 * 65_536 / covered)
+}
+
 /// This machine's name, for the lock object.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -450,4 +478,20 @@ fn hostname() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_are_estimated_from_the_digest_space_a_page_covered() {
+        let key = |hex: &str| format!("sha256/{}/{hex}/data", &hex[..2]);
+        // A page that ends a quarter of the way through holds a quarter.
+        assert_eq!(estimated_blob_keys(&key("3fff0000")), Some(4_000));
+        assert_eq!(estimated_blob_keys(&key("ffff0000")), Some(1_000));
+        assert_eq!(estimated_blob_keys(&key("0000aaaa")), Some(65_536_000));
+        assert_eq!(estimated_blob_keys("sha512/ab/abcd/data"), None);
+        assert_eq!(estimated_blob_keys("sha256/ab"), None);
+    }
 }
