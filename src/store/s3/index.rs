@@ -195,6 +195,18 @@ mod tests {
             ]
         );
         assert_eq!(names(i.list("repositories/c")), []);
+        // A name that is the start of another's is its own entry.
+        let j = index(&["r/a-b/x", "r/a-bc/y", "r/x", "r/x/y"]);
+        assert_eq!(
+            names(j.list("r")),
+            [
+                ("a-b".into(), Kind::Dir),
+                ("a-bc".into(), Kind::Dir),
+                ("x".into(), Kind::Dir),
+            ],
+            "a key that is also a directory's name is that directory"
+        );
+        assert!(!j.is_empty() && Index::new(Vec::new()).is_empty());
         assert!(
             i.list("repositories/b").is_none(),
             "a marker alone is nothing"
