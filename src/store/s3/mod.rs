@@ -41,7 +41,7 @@ const FIRST_PAGE: usize = 1000;
 const SEQUENTIAL_PAGES: u64 = 16;
 
 /// One area's listing, made on first use (and again after a refresh).
-type Listing = Arc<Result<Index, Fault>>;
+type Listing = Result<Arc<Index>, Fault>;
 
 /// A store in an S3 bucket.
 #[derive(Debug)]
@@ -49,6 +49,8 @@ pub(crate) struct S3Backend {
     client: S3Client,
     /// `s3://<bucket>/<root>`: the layout's root, which faults name.
     root: PathBuf,
+    /// `<root>/docker/registry/v2`, what every path is located against.
+    v2: PathBuf,
     /// Key prefix of the root (`registry/`, or empty).
     key_root: String,
     blobs: RwLock<Option<Listing>>,
@@ -83,6 +85,7 @@ pub(crate) fn open(config: &S3Config, max_in_flight: usize) -> Result<Layout, St
     };
     let backend = S3Backend {
         client,
+        v2: root.join("docker/registry/v2"),
         root: root.clone(),
         key_root,
         blobs: RwLock::new(None),
@@ -119,13 +122,10 @@ impl S3Backend {
     }
 
     /// A path's key relative to `docker/registry/v2/` and the listing of
-    /// its area; `None` outside `blobs/` and `repositories/`.
-    fn locate(&self, path: &Path) -> Result<Option<(String, Listing)>, Fault> {
-        let Some(rel) = path
-            .strip_prefix(self.root.join("docker/registry/v2"))
-            .ok()
-            .and_then(|r| r.to_str())
-        else {
+    /// its area; `None` outside `blobs/` and `repositories/`; the listing's
+    /// failure if it could not be made.
+    fn locate(&self, path: &Path) -> Result<Option<(String, Arc<Index>)>, Fault> {
+        let Some(rel) = path.strip_prefix(&self.v2).ok().and_then(|r| r.to_str()) else {
             return Ok(None);
         };
         let listing = match rel.split('/').next() {
@@ -133,10 +133,7 @@ impl S3Backend {
             Some("repositories") => self.listing(&self.repositories, "repositories", 1),
             _ => return Ok(None),
         };
-        if let Err(f) = &*listing {
-            return Err(f.clone());
-        }
-        Ok(Some((rel.to_string(), listing)))
+        Ok(Some((rel.to_string(), listing?)))
     }
 
     /// The listing of `area`, made now if it was not yet.
@@ -148,7 +145,7 @@ impl S3Backend {
         if let Some(l) = guard.clone() {
             return l;
         }
-        let listed = Arc::new(self.list_area(area, depth));
+        let listed = self.list_area(area, depth).map(Arc::new);
         *guard = Some(listed.clone());
         listed
     }
@@ -222,14 +219,11 @@ impl S3Backend {
         ) {
             return Ok(Vec::new());
         }
-        let Some((rel, listing)) = self.locate(&path)? else {
+        let Some((rel, index)) = self.locate(&path)? else {
             return Err(Fault::new(
                 "refusing to delete: not inside the store",
                 &path,
             ));
-        };
-        let Ok(index) = &*listing else {
-            return Ok(Vec::new());
         };
         let v2 = self.v2_key();
         let keys = match target {
@@ -252,28 +246,25 @@ impl Backend for S3Backend {
         // A bucket without `repositories/` is a registry nobody pushed to:
         // nothing can be marked, so nothing may be swept.
         match self.locate(&layout.repositories()) {
-            Ok(Some((_, listing))) => match &*listing {
-                Ok(index) if index.is_empty() => Ok(Contents::Empty),
-                Ok(_) => Ok(Contents::Store),
-                Err(f) => Err(StoreError::Unreadable(f.clone())),
-            },
+            Ok(Some((_, index))) if index.is_empty() => Ok(Contents::Empty),
+            Ok(Some(_)) => Ok(Contents::Store),
             Ok(None) => Ok(Contents::Empty),
             Err(f) => Err(StoreError::Unreadable(f)),
         }
     }
 
     fn list(&self, dir: &Path) -> Result<Option<Vec<Entry>>, Fault> {
-        let Some((rel, listing)) = self.locate(dir)? else {
+        let Some((rel, index)) = self.locate(dir)? else {
             return Ok(None);
         };
-        Ok(listing.as_ref().as_ref().ok().and_then(|i| i.list(&rel)))
+        Ok(index.list(&rel))
     }
 
     fn stat(&self, path: &Path) -> Result<Option<Stat>, Fault> {
-        let Some((rel, listing)) = self.locate(path)? else {
+        let Some((rel, index)) = self.locate(path)? else {
             return Ok(None);
         };
-        Ok(listing.as_ref().as_ref().ok().and_then(|i| i.stat(&rel)))
+        Ok(index.stat(&rel))
     }
 
     fn stat_children(
@@ -289,10 +280,10 @@ impl Backend for S3Backend {
     }
 
     fn read(&self, path: &Path, limit: u64, with_mtime: bool) -> Result<Option<FileRead>, Fault> {
-        let Some((rel, listing)) = self.locate(path)? else {
+        let Some((rel, index)) = self.locate(path)? else {
             return Ok(None);
         };
-        let Some(object) = listing.as_ref().as_ref().ok().and_then(|i| i.get(&rel)) else {
+        let Some(object) = index.get(&rel) else {
             return Ok(None);
         };
         let modified = with_mtime.then_some(object.modified);
@@ -323,9 +314,8 @@ impl Backend for S3Backend {
         expected: &[u8],
         with_mtime: bool,
     ) -> Result<Option<FileRead>, Fault> {
-        if let Some((rel, listing)) = self.locate(path)? {
-            let index = listing.as_ref().as_ref().ok();
-            let Some(object) = index.and_then(|i| i.get(&rel)) else {
+        if let Some((rel, index)) = self.locate(path)? {
+            let Some(object) = index.get(&rel) else {
                 return Ok(None);
             };
             let matches = object.size == expected.len() as u64
