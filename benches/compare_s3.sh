@@ -6,6 +6,7 @@
 #   benches/compare_s3.sh [--sizes 2.5k,20k,100k] [--delays 0,20] [--runs N]
 #                         [--modes '-d,-d -m,real,real -m'] [--stores DIR]
 #                         [--only-ours | --only-upstream] [--proxy-always] [--out FILE]
+#                         [--cache]
 #
 # Stores: examples/synth-store.rs (seed 1, the generator of benches/compare.sh),
 # written once into DIR/<size> (default target/bench-stores) and uploaded key for
@@ -24,6 +25,12 @@
 # ~1 ms to each of upstream's sequential requests), unless --proxy-always.
 # Requests are counted from the proxy's log (for D = 0 without --proxy-always,
 # the count of the same mode with the first non-zero delay is shown).
+#
+# --cache (issue 12): registry-gc runs each mode twice, first with an empty mark
+# cache (`--cache DIR`, emptied before), then again with the cache that first run
+# saved (a real run's second run is on a fresh copy of the same bucket: the same
+# work, the manifests known); a second table compares the two. Without it,
+# registry-gc runs with --no-cache (as before the cache existed).
 #
 # Wall time and max RSS come from /usr/bin/time; mean over --runs N (default 1).
 # Upstream is request-bound and sequential: at 20k blobs and 20 ms its -d -m
@@ -44,6 +51,7 @@ ours_on=1
 up_on=1
 proxy_always=0
 out=
+cache=0
 while [ $# -gt 0 ]; do
     case $1 in
     --sizes) sizes=$2; shift 2 ;;
@@ -55,6 +63,7 @@ while [ $# -gt 0 ]; do
     --only-upstream) ours_on=0; shift ;;
     --proxy-always) proxy_always=1; shift ;;
     --out) out=$2; shift 2 ;;
+    --cache) cache=1; shift ;;
     -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare_s3.sh: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -208,18 +217,30 @@ for size in ${sizes//,/ }; do
                     bin=$ours
                 fi
                 key=$size-$delay-${mode// /}-$who
+                cdir=$tmp/cache-$key
                 for ((i = 0; i < runs; i++)); do
-                    bucket=$src
-                    if [[ $mode = real* ]]; then
-                        bucket=work-$who-${size//./-}
-                        s3 delete-bucket "$bucket" >/dev/null
-                        s3 copy-bucket "$src" "$bucket" >/dev/null
-                    fi
-                    log "$size, ${delay} ms: $bin garbage-collect $flags (run $((i + 1))/$runs)"
-                    run_one "$key" "$bucket" "$ep" "$flags" "$bin"
-                    [[ $mode != real* ]] || s3 delete-bucket "$bucket" >/dev/null
+                    passes=one
+                    [ $who = up ] || [ $cache = 0 ] || passes='first second'
+                    for pass in $passes; do
+                        bucket=$src
+                        if [[ $mode = real* ]]; then
+                            bucket=work-$who-${size//./-}
+                            s3 delete-bucket "$bucket" >/dev/null
+                            s3 copy-bucket "$src" "$bucket" >/dev/null
+                        fi
+                        run_key=$key run_flags=$flags
+                        case $pass in
+                        one) [ $who = up ] || run_flags="$flags --no-cache" ;;
+                        first) rm -rf "$cdir"; run_flags="$flags --cache $cdir" ;;
+                        second) run_key=$key-second run_flags="$flags --cache $cdir" ;;
+                        esac
+                        log "$size, ${delay} ms: $bin garbage-collect $run_flags (run $((i + 1))/$runs)"
+                        run_one "$run_key" "$bucket" "$ep" "$run_flags" "$bin"
+                        [[ $mode != real* ]] || s3 delete-bucket "$bucket" >/dev/null
+                    done
                 done
                 grep -m1 'blobs marked,' "$tmp/$key.out" >&2 || true
+                [ $who = up ] || [ $cache = 0 ] || grep -h 'manifests: ' "$tmp/$key.err" "$tmp/$key-second.err" >&2 || true
             done
             echo "$size $blobs $keys $delay $mode" >>"$rows"
         done
@@ -266,6 +287,21 @@ for line in open(rows):
     mb = lambda x: "–" if x is None else f"{x:.0f} MB"
     q = lambda n, note: "–" if n is None else f"{n:,}{note}"
     print(f"| {int(blobs):,} blobs ({int(keys):,} keys) | {delay} ms | {flags} | {secs(tu)} | {secs(to)} | {speed} | {q(qu, nu)} | {q(qo, no)} | {rq} | {mb(ru)} | {mb(ro)} |")
+second = [l for l in open(rows) if read(f"{l.split()[0]}-{l.split()[3]}-{''.join(l.split()[4:])}-ours-second", ".times")]
+if second:
+    print()
+    print("| store | added latency | mode | first run (empty cache) | second run (cache) | first / second | requests first | requests second | max RSS first | max RSS second |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+for line in second:
+    size, blobs, keys, delay, *mode = line.split()
+    key = "".join(mode)
+    flags = {"-d": "`-d`", "-d-m": "`-d -m`", "real": "real", "real-m": "real `-m`"}[key]
+    (t1, r1), (t2, r2) = times(f"{size}-{delay}-{key}-ours"), times(f"{size}-{delay}-{key}-ours-second")
+    (q1, _), (q2, _) = reqs(size, delay, key, "ours"), reqs(size, delay, key, "ours-second")
+    speed = f"{t1 / t2:.1f}x" if isinstance(t1, float) and isinstance(t2, float) else "–"
+    mb = lambda x: "–" if x is None else f"{x:.0f} MB"
+    q = lambda n: "–" if n is None else f"{n:,}"
+    print(f"| {int(blobs):,} blobs ({int(keys):,} keys) | {delay} ms | {flags} | {secs(t1)} | {secs(t2)} | {speed} | {q(q1)} | {q(q2)} | {mb(r1)} | {mb(r2)} |")
 EOF
 )
 echo

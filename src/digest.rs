@@ -113,8 +113,22 @@ impl Digest {
     /// Digest of `content` with sha256.
     #[cfg(test)]
     pub(crate) fn sha256_of(content: &[u8]) -> Digest {
+        Digest::of(Algorithm::Sha256, content)
+    }
+
+    /// Digest of `content` with `alg`.
+    pub(crate) fn of(alg: Algorithm, content: &[u8]) -> Digest {
         use sha2::Digest as _;
-        Digest::Sha256(sha2::Sha256::digest(content).into())
+        match alg {
+            Algorithm::Sha256 => Digest::Sha256(sha2::Sha256::digest(content).into()),
+            Algorithm::Sha384 => Digest::Sha384(Box::new(sha2::Sha384::digest(content).into())),
+            Algorithm::Sha512 => Digest::Sha512(Box::new(sha2::Sha512::digest(content).into())),
+        }
+    }
+
+    /// Whether `content` hashes to this digest.
+    pub(crate) fn matches(&self, content: &[u8]) -> bool {
+        Digest::of(self.algorithm(), content) == *self
     }
 
     /// The digest's algorithm.
@@ -187,6 +201,45 @@ fn looks_like_digest(alg: &str, hex: &str) -> bool {
     alg_ok && hex_ok
 }
 
+/// Serialized compactly, for the mark cache: one byte for the algorithm
+/// (its position in [`ALGORITHMS`]), then the raw hash.
+const ALGORITHMS: [Algorithm; 3] = [Algorithm::Sha256, Algorithm::Sha384, Algorithm::Sha512];
+
+impl serde::Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let alg = ALGORITHMS.iter().position(|a| *a == self.algorithm());
+        let mut raw = Vec::with_capacity(65);
+        raw.push(alg.unwrap_or_default() as u8);
+        raw.extend_from_slice(self.bytes());
+        s.serialize_bytes(&raw)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Digest, D::Error> {
+        struct Raw;
+        impl serde::de::Visitor<'_> for Raw {
+            type Value = Digest;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an algorithm byte and a raw hash")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<Digest, E> {
+                let (alg, raw) = b.split_first().ok_or_else(|| E::custom("empty digest"))?;
+                let alg = ALGORITHMS
+                    .get(*alg as usize)
+                    .ok_or_else(|| E::custom("unknown digest algorithm"))?;
+                let bad = |_| E::custom(DigestError::InvalidLength);
+                Ok(match alg {
+                    Algorithm::Sha256 => Digest::Sha256(raw.try_into().map_err(bad)?),
+                    Algorithm::Sha384 => Digest::Sha384(Box::new(raw.try_into().map_err(bad)?)),
+                    Algorithm::Sha512 => Digest::Sha512(Box::new(raw.try_into().map_err(bad)?)),
+                })
+            }
+        }
+        d.deserialize_bytes(Raw)
+    }
+}
+
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.algorithm().name(), self.hex())
@@ -211,6 +264,30 @@ mod tests {
         assert_eq!(d.to_string(), format!("sha256:{HEX}"));
         assert_eq!(d.hex(), HEX);
         assert_eq!(std::mem::size_of::<Digest>(), 40);
+    }
+
+    #[test]
+    fn serializes_compactly_and_checks_content() {
+        let digests = [
+            Digest::of(Algorithm::Sha256, b"x"),
+            Digest::of(Algorithm::Sha384, b"x"),
+            Digest::of(Algorithm::Sha512, b"x"),
+        ];
+        for d in &digests {
+            let bytes = postcard::to_stdvec(d).unwrap();
+            assert_eq!(bytes.len(), 2 + d.algorithm().hex_len() / 2);
+            assert_eq!(&postcard::from_bytes::<Digest>(&bytes).unwrap(), d);
+            assert!(d.matches(b"x") && !d.matches(b"y"));
+        }
+        assert_eq!(
+            digests[0].to_string(),
+            "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+        );
+        for bad in [&[1u8, 0][..], &[3, 0], &[0, 1, 2], &[]] {
+            let mut framed = vec![bad.len() as u8];
+            framed.extend_from_slice(bad);
+            assert!(postcard::from_bytes::<Digest>(&framed).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

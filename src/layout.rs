@@ -2,6 +2,7 @@
 
 use crate::digest::Digest;
 use crate::error::Fault;
+use crate::gc::cache::MarkCache;
 use crate::store::{Backend, Contents, FsBackend, RequestCounts, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,7 @@ pub struct Layout {
     root: PathBuf,
     v2: PathBuf,
     backend: Arc<dyn Backend>,
+    cache: Arc<MarkCache>,
 }
 
 impl Layout {
@@ -31,7 +33,25 @@ impl Layout {
     /// that `backend` reads and deletes.
     pub(crate) fn with_backend(root: PathBuf, backend: Arc<dyn Backend>) -> Layout {
         let v2 = root.join("docker/registry/v2");
-        Layout { root, v2, backend }
+        let cache = Arc::new(MarkCache::disabled());
+        Layout {
+            root,
+            v2,
+            backend,
+            cache,
+        }
+    }
+
+    /// This layout, with manifests and tags looked up in (and learnt by)
+    /// `cache` before they are read from the store.
+    pub fn with_cache(mut self, cache: Arc<MarkCache>) -> Layout {
+        self.cache = cache;
+        self
+    }
+
+    /// The mark cache manifest and tag reads go through.
+    pub fn cache(&self) -> &MarkCache {
+        &self.cache
     }
 
     /// The backend that reads and deletes this store's paths.

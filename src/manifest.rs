@@ -2,7 +2,7 @@
 //! as upstream's manifest store does.
 
 use crate::digest::Digest;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Docker schema2 image manifest.
 pub(crate) const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -18,7 +18,7 @@ pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub(crate) const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 
 /// What kind of manifest it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Kind {
     /// Schema1: references are `fsLayers[].blobSum`.
     Schema1,
@@ -28,11 +28,27 @@ pub(crate) enum Kind {
     Index,
 }
 
+/// What a reference is to the manifest that makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Role {
+    /// An image's config blob.
+    Config,
+    /// An image's layer (or a schema1 `fsLayers` entry).
+    Layer,
+    /// A manifest of a list or index.
+    Child,
+}
+
 /// A parsed manifest: its kind and the digests it references, in order.
-#[derive(Debug, PartialEq, Eq)]
+/// Immutable for its digest, so the mark cache keeps it between runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Manifest {
     pub(crate) kind: Kind,
+    /// `mediaType` as written (empty when absent, as in schema1).
+    pub(crate) media_type: String,
     pub(crate) references: Vec<Digest>,
+    /// The role of each of `references`, in the same order.
+    pub(crate) roles: Vec<Role>,
     /// The OCI 1.1 `subject` digest, as written (a referrer: signature,
     /// SBOM, attestation). Not a reference: upstream ignores it.
     pub(crate) subject: Option<String>,
@@ -93,13 +109,13 @@ pub(crate) fn parse(content: &[u8]) -> Result<Manifest, String> {
     }
     let raw: Raw = serde_json::from_slice(content).map_err(|e| e.to_string())?;
     let media_type = raw.media_type.as_deref().unwrap_or("");
-    let (kind, refs): (Kind, Vec<&str>) = match raw.schema_version {
+    let (kind, refs): (Kind, Vec<(Role, &str)>) = match raw.schema_version {
         1 => (
             Kind::Schema1,
             raw.fs_layers
                 .iter()
                 .flatten()
-                .map(|l| l.blob_sum.as_str())
+                .map(|l| (Role::Layer, l.blob_sum.as_str()))
                 .collect(),
         ),
         2 => match media_type {
@@ -116,30 +132,31 @@ pub(crate) fn parse(content: &[u8]) -> Result<Manifest, String> {
         n => return Err(format!("unrecognized manifest schema version {n}")),
     };
     let references = refs
-        .into_iter()
-        .map(|s| Digest::parse(s).map_err(|e| format!("reference {s:?}: {e}")))
+        .iter()
+        .map(|(_, s)| Digest::parse(s).map_err(|e| format!("reference {s:?}: {e}")))
         .collect::<Result<_, _>>()?;
-    let subject = raw.subject.map(|d| d.digest);
     Ok(Manifest {
         kind,
+        media_type: media_type.to_string(),
         references,
-        subject,
+        roles: refs.iter().map(|(role, _)| *role).collect(),
+        subject: raw.subject.map(|d| d.digest),
     })
 }
 
-fn image_refs(raw: &Raw) -> Vec<&str> {
-    raw.config
-        .iter()
-        .chain(raw.layers.iter().flatten())
-        .map(|d| d.digest.as_str())
+fn image_refs(raw: &Raw) -> Vec<(Role, &str)> {
+    let config = raw.config.iter().map(|d| (Role::Config, d.digest.as_str()));
+    let layers = raw.layers.iter().flatten();
+    config
+        .chain(layers.map(|d| (Role::Layer, d.digest.as_str())))
         .collect()
 }
 
-fn index_refs(raw: &Raw) -> Vec<&str> {
+fn index_refs(raw: &Raw) -> Vec<(Role, &str)> {
     raw.manifests
         .iter()
         .flatten()
-        .map(|d| d.digest.as_str())
+        .map(|d| (Role::Child, d.digest.as_str()))
         .collect()
 }
 
@@ -168,6 +185,7 @@ mod tests {
             assert_eq!(m.kind, Kind::Image);
             let refs: Vec<String> = m.references.iter().map(|r| r.to_string()).collect();
             assert_eq!(refs, [d('a'), d('b'), d('c')]);
+            assert_eq!(m.roles, [Role::Config, Role::Layer, Role::Layer]);
         }
     }
 
@@ -183,7 +201,9 @@ mod tests {
             parse(json.as_bytes()).unwrap(),
             Manifest {
                 kind: Kind::Index,
+                media_type: DOCKER_LIST.into(),
                 references: vec![],
+                roles: vec![],
                 subject: None
             }
         );
@@ -193,6 +213,20 @@ mod tests {
         );
         let m = parse(json.as_bytes()).unwrap();
         assert_eq!((m.kind, m.references.len()), (Kind::Schema1, 2));
+        assert_eq!(
+            (m.media_type.as_str(), &m.roles[..]),
+            ("", &[Role::Layer; 2][..])
+        );
+        let json = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{{"digest":"{}"}}]}}"#,
+            d('a')
+        );
+        assert_eq!(parse(json.as_bytes()).unwrap().roles, [Role::Child]);
+        let json = format!(
+            r#"{{"schemaVersion":2,"layers":[{{"digest":"{}"}}]}}"#,
+            d('b')
+        );
+        assert_eq!(parse(json.as_bytes()).unwrap().roles, [Role::Layer]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `garbage-collect --report`: one JSON document describing a run (see
 //! `docs/gc-report.md`).
 
+use crate::cache::ManifestReads;
 use crate::error::GcError;
+use crate::layout::Layout;
 use crate::plan::{Phase, Plan};
 use crate::recheck::Rescued;
 use crate::store::RequestCounts;
@@ -33,6 +35,8 @@ pub struct RunReport {
     pub(crate) repositories: Vec<RepoReport>,
     /// With `--keep-going`: the files that could not be read.
     pub(crate) unreadable_files: Vec<String>,
+    /// How many manifests the mark cache answered and how many were read.
+    pub(crate) manifests: ManifestReads,
     /// On object storage: the requests made, by operation (`list`, `get`,
     /// `head`, `put`, `delete`, `other`); absent for a filesystem store.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,7 +101,8 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 /// Builds the report of a run: `applied` and `rescued` are `None` in a dry
-/// run; `phases` are the ones run after planning (re-check, sweep).
+/// run; `phases` are the ones run after planning (re-check, sweep);
+/// `layout` counted the requests and manifest reads.
 pub fn build(
     plan: &Plan,
     dry_run: bool,
@@ -105,7 +110,7 @@ pub fn build(
     rescued: Option<&Rescued>,
     phases: &[Phase],
     result: Result<(), &GcError>,
-    requests: Option<RequestCounts>,
+    layout: &Layout,
 ) -> RunReport {
     let none = Applied::default();
     let applied = applied.unwrap_or(&none);
@@ -175,6 +180,7 @@ pub fn build(
         recheck: rescued.cloned(),
         repositories,
         unreadable_files: plan.faults.iter().map(|f| f.to_string()).collect(),
-        requests,
+        manifests: layout.cache().reads(),
+        requests: layout.requests(),
     }
 }

@@ -190,12 +190,14 @@ impl Drop for DeepTree {
 
 mod properties {
     use super::Store;
+    use crate::cache::MarkCache;
     use crate::delete::Target;
     use crate::digest::Digest;
     use crate::manifest;
     use crate::sweep;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
+    use std::sync::Arc;
 
     const REPOS: [&str; 3] = ["a", "b", "b/c"];
 
@@ -372,15 +374,67 @@ mod properties {
             .collect()
     }
 
+    /// The mark cache a property run plans with.
+    #[derive(Debug, Clone, Copy)]
+    enum Cache {
+        /// None (`--no-cache`).
+        Off,
+        /// An empty one (a first run).
+        Cold,
+        /// One saved by an earlier plan of the same store.
+        Warm,
+        /// A saved one, damaged: refused, so the run starts empty.
+        Corrupt,
+    }
+
+    /// Gives `s` the mark cache `state` (warmed by a plan with
+    /// `warmed_untagged`); returns the directory its file is in.
+    fn use_cache(s: &mut Store, state: Cache, warmed_untagged: bool) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mark.bin");
+        let key = "test store";
+        let base = s.layout.clone();
+        let warm = Arc::new(MarkCache::empty(key));
+        s.layout = base.clone().with_cache(warm.clone());
+        s.plan(warmed_untagged);
+        warm.save(&path).unwrap();
+        let cache = match state {
+            Cache::Off => MarkCache::disabled(),
+            Cache::Cold => MarkCache::empty(key),
+            Cache::Warm => MarkCache::load(&path, key).unwrap(),
+            Cache::Corrupt => {
+                let mut bytes = std::fs::read(&path).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 0x55;
+                std::fs::write(&path, bytes).unwrap();
+                assert!(MarkCache::load(&path, key).is_err());
+                MarkCache::empty(key)
+            }
+        };
+        s.layout = base.with_cache(Arc::new(cache));
+        dir
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
         #[test]
-        fn real_run_does_exactly_the_dry_run_and_keeps_what_is_reachable(m in model(), untagged in any::<bool>()) {
-            let (s, keep) = build(&m);
+        fn real_run_does_exactly_the_dry_run_and_keeps_what_is_reachable(
+            m in model(),
+            untagged in any::<bool>(),
+            cache in prop_oneof![Just(Cache::Off), Just(Cache::Cold), Just(Cache::Warm), Just(Cache::Corrupt)],
+            warmed_untagged in any::<bool>(),
+        ) {
+            let (mut s, keep) = build(&m);
             let before = s.files();
+            let uncached = planned_files(&s, &s.plan(untagged), &before);
+            let _cache_dir = use_cache(&mut s, cache, warmed_untagged);
             let dry = s.plan(untagged);
             let expected = planned_files(&s, &dry, &before);
+            prop_assert_eq!(&expected, &uncached, "the mark cache changes nothing planned");
+            if matches!(cache, Cache::Warm) && warmed_untagged == untagged {
+                prop_assert_eq!(s.layout.cache().reads().read, 0, "a warm cache answers every read");
+            }
             prop_assert_eq!(&s.files(), &before, "planning changes nothing");
             sweep::apply(&s.layout, &dry).1.unwrap();
             let after = s.files();

@@ -93,6 +93,26 @@ fn unreadable_manifests_abort_naming_the_blob() {
     }
 }
 
+/// A manifest blob that still parses but does not hash to its digest (a
+/// corrupt or tampered store): upstream uses it as that manifest; we stop.
+#[test]
+fn a_manifest_that_does_not_hash_to_its_digest_aborts() {
+    let store = fixture_copy("demo");
+    let d = base_manifest(&store);
+    let mut bytes = fs::read(store.blob_data(&d)).unwrap();
+    bytes.extend_from_slice(b"\n");
+    fs::write(store.blob_data(&d), &bytes).unwrap();
+    let actual = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    let h = hex(&d);
+    assert_aborts(
+        &store,
+        &format!("{}failed to retrieve manifest for digest {d}: its content hashes to sha256:{actual}, not to its digest: the blob is corrupt (in <v2>/blobs/sha256/{}/{h}/data)", mark_prefix(), &h[..2]),
+    );
+}
+
 #[test]
 fn bad_revision_links_abort() {
     for (content, err) in [

@@ -391,7 +391,8 @@ fn log_lines_match_upstream_messages() {
             theirs_msgs.contains(m)
                 || m.starts_with("Deleting layer link path: ")
                 || m.starts_with("deleted ")
-                || m.starts_with("freed "),
+                || m.starts_with("freed ")
+                || m.starts_with("manifests: "),
             "unexpected log line {m}"
         );
     }

@@ -48,8 +48,9 @@ fn systemd_analyze_verify_accepts_the_units() {
     }
 }
 
-/// The service's `registry-gc` lines, `${CONFIG}` and `${METRICS}` expanded.
-fn commands(config: &Path, metrics: &Path, policy: &Path) -> Vec<Vec<String>> {
+/// The service's `registry-gc` lines, `${CONFIG}`, `${METRICS}` and
+/// `${CACHE_DIRECTORY}` (systemd's, for `CacheDirectory=`) expanded.
+fn commands(config: &Path, metrics: &Path, policy: &Path, cache: &Path) -> Vec<Vec<String>> {
     let service = unit("registry-gc.service");
     let env = |key: &str| {
         service
@@ -65,6 +66,7 @@ fn commands(config: &Path, metrics: &Path, policy: &Path) -> Vec<Vec<String>> {
         .map(|l| {
             l.replace("${CONFIG}", config.to_str().unwrap())
                 .replace("${METRICS}", metrics.to_str().unwrap())
+                .replace("${CACHE_DIRECTORY}", cache.to_str().unwrap())
                 .replace("/etc/docker/registry/prune.yml", policy.to_str().unwrap())
                 .split(' ')
                 .map(str::to_string)
@@ -81,7 +83,8 @@ fn the_service_commands_run_on_the_demo_store() {
     fs::create_dir(&metrics).unwrap();
     let policy = store.dir.path().join("prune.yml");
     fs::write(&policy, "rules:\n  - repo: '**'\n    keep_last: 1\n").unwrap();
-    let commands = commands(&store.config, &metrics, &policy);
+    let cache = store.dir.path().join("cache");
+    let commands = commands(&store.config, &metrics, &policy, &cache);
     let names: Vec<&str> = commands.iter().map(|c| c[0].as_str()).collect();
     assert_eq!(names, ["prune-tags", "garbage-collect", "purge-uploads"]);
     for args in &commands {
@@ -96,6 +99,8 @@ fn the_service_commands_run_on_the_demo_store() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    let cached: Vec<_> = fs::read_dir(&cache).unwrap().collect();
+    assert_eq!(cached.len(), 1, "the mark cache is kept in CacheDirectory=");
     let mut written: Vec<String> = fs::read_dir(&metrics)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

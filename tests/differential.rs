@@ -41,6 +41,23 @@ fn assert_ok(o: &std::process::Output, who: &str) {
 }
 
 /// Files present before and gone after.
+/// Runs registry-gc with `args`; when `warm`, after a dry run that filled
+/// the store's mark cache, and checks that the cache then answered every
+/// manifest read (results must not depend on it).
+fn run_cached(store: &Store, args: &[&str], warm: bool) -> std::process::Output {
+    if warm {
+        assert_ok(&run_ours(store, &["-d"]), "registry-gc (warming the cache)");
+    }
+    let o = run_ours(store, args);
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        log.contains(", 0 read;"),
+        warm,
+        "warm: {warm}, cache line in: {log}"
+    );
+    o
+}
+
 fn deleted(before: &BTreeSet<String>, after: &BTreeSet<String>) -> BTreeSet<String> {
     before.difference(after).cloned().collect()
 }
@@ -64,9 +81,18 @@ fn blob_hexes(files: &BTreeSet<String>) -> BTreeSet<String> {
 
 #[test]
 fn dry_run_equals_upstream() {
+    for warm in [false, true] {
+        dry_run_equals_upstream_with(warm);
+    }
+}
+
+fn dry_run_equals_upstream_with(warm: bool) {
     let (ours, theirs) = (fixture_copy("demo"), fixture_copy("demo"));
     let before = ours.files();
-    let (o, t) = (run_ours(&ours, &["-d"]), run_oracle(&theirs, &["-d"]));
+    let (o, t) = (
+        run_cached(&ours, &["-d"], warm),
+        run_oracle(&theirs, &["-d"]),
+    );
     assert_ok(&o, "registry-gc");
     assert_ok(&t, "oracle");
     assert_eq!(summary_counts(&stdout(&o)), summary_counts(&stdout(&t)));
@@ -79,9 +105,15 @@ fn dry_run_equals_upstream() {
 
 #[test]
 fn real_run_deletes_what_upstream_deletes_plus_dangling_layer_links() {
+    for warm in [false, true] {
+        real_run_deletes_what_upstream_deletes_plus_dangling_layer_links_with(warm);
+    }
+}
+
+fn real_run_deletes_what_upstream_deletes_plus_dangling_layer_links_with(warm: bool) {
     let (ours, theirs) = (fixture_copy("demo"), fixture_copy("demo"));
     let before = ours.files();
-    let (o, t) = (run_ours(&ours, &[]), run_oracle(&theirs, &[]));
+    let (o, t) = (run_cached(&ours, &[], warm), run_oracle(&theirs, &[]));
     assert_ok(&o, "registry-gc");
     assert_ok(&t, "oracle");
     assert_eq!(summary_counts(&stdout(&o)), summary_counts(&stdout(&t)));
@@ -109,9 +141,15 @@ fn real_run_deletes_what_upstream_deletes_plus_dangling_layer_links() {
 
 #[test]
 fn dry_run_untagged_differs_only_by_keeping_index_children() {
+    for warm in [false, true] {
+        dry_run_untagged_differs_only_by_keeping_index_children_with(warm);
+    }
+}
+
+fn dry_run_untagged_differs_only_by_keeping_index_children_with(warm: bool) {
     let (ours, theirs) = (fixture_copy("demo"), fixture_copy("demo"));
     let (o, t) = (
-        run_ours(&ours, &["-d", "-m"]),
+        run_cached(&ours, &["-d", "-m"], warm),
         run_oracle(&theirs, &["-d", "-m"]),
     );
     assert_ok(&o, "registry-gc");
@@ -141,9 +179,18 @@ fn dry_run_untagged_differs_only_by_keeping_index_children() {
 
 #[test]
 fn untagged_run_keeps_every_tag_pullable_where_upstream_breaks_multi_arch() {
+    for warm in [false, true] {
+        untagged_run_keeps_every_tag_pullable_where_upstream_breaks_multi_arch_with(warm);
+    }
+}
+
+fn untagged_run_keeps_every_tag_pullable_where_upstream_breaks_multi_arch_with(warm: bool) {
     let (ours, theirs) = (fixture_copy("demo"), fixture_copy("demo"));
     let before = ours.files();
-    let (o, t) = (run_ours(&ours, &["-m"]), run_oracle(&theirs, &["-m"]));
+    let (o, t) = (
+        run_cached(&ours, &["-m"], warm),
+        run_oracle(&theirs, &["-m"]),
+    );
     assert_ok(&o, "registry-gc");
     assert_ok(&t, "oracle");
     let (ours_gone, theirs_gone) = (

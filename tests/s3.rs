@@ -479,8 +479,9 @@ fn count(reqs: &[(String, String, String)]) -> Counted {
 /// Requests on the demo store on moto, counted by moto: a dry run makes at most
 /// keys/1000 + revisions + a small constant (no GET of a revision link), `-m`
 /// at most one GET per tag more, a real run adds deletions/1000 DeleteObjects
-/// (+ the lock); `--report` gives the same counts by operation; and in every mode
-/// at least 10x fewer requests than upstream on a copy of the same bucket.
+/// (+ the lock); `--report` gives the same counts by operation; in every mode
+/// at least 10x fewer requests than upstream on a copy of the same bucket; and a
+/// second run, with the mark cache, no GET at all: keys/1000 + a small constant.
 #[test]
 fn requests_stay_within_the_issue_budget() {
     let s3 = S3Server::moto();
@@ -575,6 +576,26 @@ fn requests_stay_within_the_issue_budget() {
         // the report is written before the lock is released (one GET, one delete)
         let after_report = if dry { 0 } else { 2 };
         assert_eq!(sum as usize + after_report, c.total, "{mode}: {r}");
+
+        // A second run, with the mark cache the first one saved: no manifest
+        // and no unchanged tag is read again; only listings (and the lock).
+        let n0 = s3.requests().len();
+        let (out, err, code) =
+            run_ours_s3(&cfg(dir.path(), &ours, &s3.endpoint(), &ours, ""), flags);
+        assert_eq!(code, 0, "{mode} again\n{out}\n{err}");
+        let again = count(&bucket_requests(&s3, &ours, n0));
+        eprintln!("{mode} again: ours {} ({} list)", again.total, again.lists);
+        assert_eq!(
+            (again.blob_gets, again.tag_link_gets),
+            (0, 0),
+            "{mode} again: {again:?}"
+        );
+        assert!(
+            again.total <= n_keys.div_ceil(1000) + SMALL,
+            "{mode} again: {} requests: {again:?}",
+            again.total
+        );
+        assert!(err.contains(", 0 read;"), "{mode} again: {err}");
     }
 }
 

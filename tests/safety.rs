@@ -266,6 +266,20 @@ fn keep_going_on_each_broken_input() {
     );
     keep_going_case(
         |s| {
+            // Still a valid manifest, but no longer the one its digest names.
+            let data = s.blob_data(&base(s));
+            let mut bytes = fs::read(&data).unwrap();
+            bytes.push(b' ');
+            fs::write(&data, bytes).unwrap();
+            format!(
+                "failed to retrieve manifest for digest {}: its content hashes to sha256:",
+                base(s)
+            )
+        },
+        "library/base",
+    );
+    keep_going_case(
+        |s| {
             let link = s
                 .repo("library/base")
                 .join("_manifests/revisions/sha256")

@@ -1,5 +1,6 @@
 //! `registry-gc garbage-collect`.
 
+use registry_gc::cache::{self, CacheError, MarkCache};
 use registry_gc::error::GcError;
 use registry_gc::metrics::RunMetrics;
 use registry_gc::plan::Phase;
@@ -10,6 +11,7 @@ use registry_gc::{plan, progress, recheck, report, run_report, sweep};
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Exit code after SIGINT/SIGTERM stopped the sweep (128 + SIGINT).
@@ -52,6 +54,15 @@ pub struct Args {
     /// (manifest and link reads, listings of key ranges, delete batches)
     #[arg(long, value_name = "N", default_value_t = registry_gc::store::DEFAULT_IN_FLIGHT, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1024))]
     requests_in_flight: usize,
+    /// keep the mark cache (what each manifest references, so an unchanged
+    /// store is marked without reading them again) in this directory
+    /// [default: $XDG_CACHE_HOME/registry-gc or ~/.cache/registry-gc]
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    cache: Option<PathBuf>,
+    /// read every manifest from the store, and neither read nor write the
+    /// mark cache
+    #[arg(long)]
+    no_cache: bool,
     /// the registry's config.yml (default: $REGISTRY_CONFIGURATION_PATH)
     config: Option<PathBuf>,
 }
@@ -81,7 +92,9 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&e.to_string()),
     };
-    let (config, layout) = (&opened.config, &opened.layout);
+    let config = &opened.config;
+    let (cache_file, cache, cache_missing) = open_cache(args, config, &opened.layout);
+    let layout = &opened.layout.clone().with_cache(cache.clone());
     if args.keep_referrers && !args.delete_untagged {
         tracing::warn!("--keep-referrers does nothing without -m: every manifest is kept anyway");
     }
@@ -136,6 +149,9 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
             result,
         )
     };
+    if let Some(path) = &cache_file {
+        save_cache(&cache, path, cache_missing);
+    }
     match &applied {
         None => tracing::info!(
             "reclaimable: {} in {}",
@@ -164,7 +180,7 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
         rescued.as_ref(),
         &phases,
         result.as_ref().map(|_| ()),
-        layout.requests(),
+        layout,
     );
     if let Some(requests) = layout.requests() {
         let total: u64 = requests.values().sum();
@@ -192,6 +208,55 @@ fn collect(args: &Args, metrics: &mut RunMetrics) -> ExitCode {
             eprintln!("before the failure: {}", done(&a.unwrap_or_default()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The store's mark cache for this run, the file it is saved to (`None`
+/// with `--no-cache` or without a cache directory) and whether that file
+/// was missing; a cache that cannot be used is said so and rebuilt.
+fn open_cache(
+    args: &Args,
+    config: &registry_gc::config::Config,
+    layout: &registry_gc::layout::Layout,
+) -> (Option<PathBuf>, Arc<MarkCache>, bool) {
+    let dir = match (&args.cache, args.no_cache) {
+        (_, true) => None,
+        (Some(dir), false) => Some(dir.clone()),
+        (None, false) => cache::default_dir().or_else(|| {
+            tracing::info!("no mark cache: neither XDG_CACHE_HOME nor HOME is set (see --cache)");
+            None
+        }),
+    };
+    let Some(dir) = dir else {
+        return (None, Arc::new(MarkCache::disabled()), false);
+    };
+    let key = cache::store_key(&config.storage, layout);
+    let path = cache::file_in(&dir, &key);
+    let (cache, missing) = match MarkCache::load(&path, &key) {
+        Ok(c) => (c, false),
+        Err(CacheError::Missing(_)) => (MarkCache::empty(&key), true),
+        Err(e) => {
+            tracing::warn!("{e}");
+            (MarkCache::empty(&key), false)
+        }
+    };
+    (Some(path), Arc::new(cache), missing)
+}
+
+/// Saves the mark cache and says how the run's manifests were had; a
+/// failure to save is a warning (the run itself is done).
+fn save_cache(cache: &MarkCache, path: &Path, was_missing: bool) {
+    let reads = cache.reads();
+    match cache.save(path) {
+        Ok(n) => tracing::info!(
+            "manifests: {} from the mark cache{}, {} read; {} saved to {}",
+            reads.from_cache,
+            if was_missing { " (none yet)" } else { "" },
+            reads.read,
+            plural(n as u64, "manifest"),
+            path.display()
+        ),
+        Err(e) => tracing::warn!("{e}"),
     }
 }
 

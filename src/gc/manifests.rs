@@ -9,7 +9,7 @@ use crate::error::Fault;
 use crate::fsutil::{symlink_fault, Kind};
 use crate::layout::Layout;
 use crate::manifest::{self, Manifest, MAX_MANIFEST_BYTES};
-use crate::store::FileRead;
+use crate::store::{FileRead, MAX_LINK_BYTES};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -24,10 +24,15 @@ pub(crate) struct Root {
     pub(crate) reached: Vec<Digest>,
 }
 
-/// Reads and parses the manifest blob `d`. Fails, naming its `data` file,
+/// The manifest blob `d`: from the mark cache when it holds it, else read
+/// and parsed (and learnt by the cache). Fails, naming its `data` file,
 /// when the file cannot be read, is larger than the registry's manifest
-/// limit, or is not a manifest.
+/// limit, is not a manifest, or does not hash to `d` (corruption).
 pub(crate) fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
+    let cache = layout.cache();
+    if let Some(m) = cache.manifest(d) {
+        return Ok(m);
+    }
     let path = layout.blob_data(d);
     let fail = |e: String| {
         Fault::new(
@@ -50,15 +55,21 @@ pub(crate) fn read(layout: &Layout, d: &Digest) -> Result<Manifest, Fault> {
     if size > MAX_MANIFEST_BYTES {
         return Err(too_large());
     }
-    manifest::parse(&bytes).map_err(fail)
+    // Parsed first, so that an unparsable manifest fails with upstream's
+    // message; one that parses must still be the manifest its digest names.
+    let manifest = manifest::parse(&bytes).map_err(fail)?;
+    if !d.matches(&bytes) {
+        return Err(fail(format!(
+            "its content hashes to {}, not to its digest: the blob is corrupt",
+            Digest::of(d.algorithm(), &bytes)
+        )));
+    }
+    cache.learn(d, &manifest);
+    Ok(manifest)
 }
 
 /// A link file's bytes and (if asked for) its modification time.
 pub(crate) type LinkRead = (Vec<u8>, Option<SystemTime>);
-
-/// Longest link file read: a link holds one digest (71 bytes for sha256);
-/// anything longer fails to parse as one.
-const MAX_LINK_BYTES: u64 = 1024;
 
 /// Reads a link file, never through a symlink, and, if asked, its
 /// modification time; `None` if it does not exist. `expected` is what the

@@ -222,7 +222,7 @@ pub(crate) fn mark_repository(
     let (revisions, young) = read_revisions(layout, name, blobs, young_after)?;
     let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
     let tags = if options.delete_untagged {
-        read_tags(layout, name, &HashMap::new())?
+        read_tags(layout, name, &layout.cache().tags(name))?
     } else {
         Tags::default()
     };
@@ -499,6 +499,7 @@ pub(crate) fn read_tags(
         }
     }
     tags.names = names;
+    layout.cache().learn_tags(repo, &tags.links);
     Ok(tags)
 }
 

@@ -3,6 +3,7 @@
 //! re-check what changed meanwhile, sweep.
 
 pub mod blobs;
+pub mod cache;
 pub mod discover;
 pub(crate) mod manifests;
 pub mod mark;

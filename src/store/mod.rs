@@ -83,6 +83,10 @@ pub struct PendingUpload {
 /// Requests a remote backend made, by operation (what object storage bills).
 pub type RequestCounts = std::collections::BTreeMap<&'static str, u64>;
 
+/// Longest link file read: a link holds one digest (71 bytes for sha256);
+/// anything longer fails to parse as one.
+pub(crate) const MAX_LINK_BYTES: u64 = 1024;
+
 /// A store's storage: listing, reading, deleting, locking.
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// What the store holds, checked before anything else touches it.
@@ -120,7 +124,7 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         _expected: &[u8],
         with_mtime: bool,
     ) -> Result<Option<FileRead>, Fault> {
-        self.read(path, 4096, with_mtime)
+        self.read(path, MAX_LINK_BYTES, with_mtime)
     }
 
     /// Whether file `path` exists now: never answered from a listing made

@@ -299,7 +299,8 @@ pub fn run_oracle(store: &Store, args: &[&str]) -> Output {
 }
 
 /// `registry-gc garbage-collect <args> <store.config>`, with every `REGISTRY_*`
-/// variable removed from the environment.
+/// variable removed from the environment and the mark cache in the store's
+/// temp dir (`<dir>/registry-gc/`), so it goes with the store.
 pub fn ours_command(store: &Store, args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_registry-gc"));
     for (k, _) in std::env::vars_os() {
@@ -307,6 +308,7 @@ pub fn ours_command(store: &Store, args: &[&str]) -> Command {
             c.env_remove(k);
         }
     }
+    c.env("XDG_CACHE_HOME", store.dir.path());
     c.arg("garbage-collect").args(args).arg(&store.config);
     c.stdin(Stdio::null());
     c

@@ -548,10 +548,12 @@ pub fn oracle_s3_command(config: &Path, flags: &[&str]) -> Command {
 }
 
 /// `registry-gc garbage-collect <flags> <config>` with the same environment as
-/// [`oracle_s3_command`].
+/// [`oracle_s3_command`], and the mark cache beside the config
+/// (`<its dir>/registry-gc/`).
 pub fn ours_s3_command(config: &Path, flags: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_registry-gc"));
     clean_env(&mut c);
+    c.env("XDG_CACHE_HOME", config.parent().unwrap_or(Path::new(".")));
     c.arg("garbage-collect").args(flags).arg(config);
     c.stdin(Stdio::null());
     c

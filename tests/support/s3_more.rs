@@ -22,6 +22,7 @@ pub fn ours_sub_command(subcommand: &str, config: &Path, flags: &[&str]) -> Comm
         }
     }
     c.env_remove("AWS_CA_BUNDLE");
+    c.env("XDG_CACHE_HOME", config.parent().unwrap_or(Path::new(".")));
     c.arg(subcommand).args(flags).arg(config);
     c.stdin(Stdio::null());
     c
