@@ -9,6 +9,10 @@
 //! checksum of its content; a file that fails any of these is ignored as a
 //! whole and rebuilt, never partly trusted. Tag memories are only hints: a
 //! remote backend confirms them by ETag and reads the tag again otherwise.
+//!
+//! Manifests are kept encoded (postcard), in one buffer per source (the
+//! file, this run's reads) with an index by digest, and decoded when looked
+//! up: a third of the memory of parsed ones.
 
 use crate::config::Storage;
 use crate::digest::Digest;
@@ -17,7 +21,8 @@ use crate::manifest::Manifest;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Seek, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -41,30 +46,74 @@ pub struct MarkCache {
     enabled: bool,
     /// The store this cache describes (see [`store_key`]).
     store: String,
-    loaded: HashMap<Digest, Loaded>,
-    learned: Mutex<HashMap<Digest, Manifest>>,
+    /// The manifests of the file (its bytes are the arena).
+    loaded: Arena,
+    /// Which of `loaded` this run looked up (kept when saved), by slot.
+    used: Box<[AtomicBool]>,
+    learned: Mutex<Arena>,
     loaded_tags: HashMap<String, TagMap>,
     learned_tags: Mutex<HashMap<String, TagMap>>,
     from_cache: AtomicU64,
     read: AtomicU64,
 }
 
-#[derive(Debug)]
-struct Loaded {
-    manifest: Manifest,
-    /// Looked up by this run: kept when the cache is saved.
-    used: AtomicBool,
+/// Encoded manifests in one buffer, found by digest.
+#[derive(Debug, Default)]
+struct Arena {
+    bytes: Vec<u8>,
+    /// Where each manifest's encoding lies in `bytes`, and its slot.
+    index: HashMap<Digest, (Range<usize>, usize)>,
 }
 
-/// The file's body, after the header.
-#[derive(Serialize, Deserialize)]
-struct Body {
+impl Arena {
+    fn get(&self, d: &Digest) -> Option<(&[u8], usize)> {
+        let (range, slot) = self.index.get(d)?;
+        Some((self.bytes.get(range.clone())?, *slot))
+    }
+
+    fn push(&mut self, d: &Digest, m: &Manifest) {
+        if self.index.contains_key(d) {
+            return;
+        }
+        let start = self.bytes.len();
+        match postcard::to_extend(m, std::mem::take(&mut self.bytes)) {
+            Ok(bytes) => self.bytes = bytes,
+            Err(_) => return, // not learnt: read again next time
+        }
+        let slot = self.index.len();
+        self.index
+            .insert(d.clone(), (start..self.bytes.len(), slot));
+    }
+}
+
+/// A manifest's encoding, written as a byte string.
+struct Encoded<'a>(&'a [u8]);
+
+impl Serialize for Encoded<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+
+/// The file's body, after the header, as written.
+#[derive(Serialize)]
+struct BodyOut<'a> {
     /// `registry-gc <version>`: a cache written by another version is
     /// rebuilt, as its parsing of manifests may differ.
     producer: String,
+    store: &'a str,
+    tags: Vec<(&'a String, Vec<(&'a String, &'a Digest)>)>,
+    manifests: Vec<(&'a Digest, Encoded<'a>)>,
+}
+
+/// The file's body as read: manifests stay encoded, borrowed from the file.
+#[derive(Deserialize)]
+struct BodyIn<'a> {
+    producer: String,
     store: String,
-    manifests: Vec<(Digest, Manifest)>,
     tags: Vec<(String, Vec<(String, Digest)>)>,
+    #[serde(borrow)]
+    manifests: Vec<(Digest, &'a [u8])>,
 }
 
 /// Why a cache file was not used.
@@ -115,15 +164,11 @@ impl MarkCache {
             }
             Err(e) => return Err(unusable(path, e.to_string())),
         };
-        let body = decode(&bytes, store).map_err(|why| unusable(path, why))?;
+        let (index, tags) = decode(&bytes, store).map_err(|why| unusable(path, why))?;
         let mut cache = MarkCache::empty(store);
-        for (d, manifest) in body.manifests {
-            let used = AtomicBool::new(false);
-            cache.loaded.insert(d, Loaded { manifest, used });
-        }
-        for (repo, tags) in body.tags {
-            cache.loaded_tags.insert(repo, tags.into_iter().collect());
-        }
+        cache.used = (0..index.len()).map(|_| AtomicBool::new(false)).collect();
+        cache.loaded = Arena { bytes, index };
+        cache.loaded_tags = tags;
         Ok(cache)
     }
 
@@ -133,11 +178,16 @@ impl MarkCache {
             return None;
         }
         let found = match self.loaded.get(d) {
-            Some(l) => {
-                l.used.store(true, Ordering::Relaxed);
-                Some(l.manifest.clone())
+            Some((bytes, slot)) => {
+                self.used[slot].store(true, Ordering::Relaxed);
+                postcard::from_bytes(bytes).ok()
             }
-            None => self.lock_learned().get(d).cloned(),
+            None => {
+                let learned = self.lock_learned();
+                learned
+                    .get(d)
+                    .and_then(|(b, _)| postcard::from_bytes(b).ok())
+            }
         };
         if found.is_some() {
             self.from_cache.fetch_add(1, Ordering::Relaxed);
@@ -150,7 +200,7 @@ impl MarkCache {
     pub(crate) fn learn(&self, d: &Digest, manifest: &Manifest) {
         self.read.fetch_add(1, Ordering::Relaxed);
         if self.enabled {
-            self.lock_learned().insert(d.clone(), manifest.clone());
+            self.lock_learned().push(d, manifest);
         }
     }
 
@@ -178,11 +228,6 @@ impl MarkCache {
         }
     }
 
-    /// Whether lookups and learning are on.
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
     /// Writes what this run used and learnt to `path`, atomically (a
     /// concurrent run reads the old file or the new one, never a mix).
     /// Manifests of earlier runs that this run did not look up are
@@ -194,49 +239,52 @@ impl MarkCache {
             why,
         };
         let learned = self.lock_learned();
-        let mut manifests: Vec<(Digest, Manifest)> = self
+        let mut manifests: Vec<(&Digest, Encoded)> = self
             .loaded
+            .index
             .iter()
-            .filter(|(d, l)| l.used.load(Ordering::Relaxed) && !learned.contains_key(*d))
-            .map(|(d, l)| (d.clone(), l.manifest.clone()))
-            .chain(learned.iter().map(|(d, m)| (d.clone(), m.clone())))
+            .filter(|(d, (_, slot))| {
+                self.used[*slot].load(Ordering::Relaxed) && !learned.index.contains_key(*d)
+            })
+            .filter_map(|(d, _)| Some((d, Encoded(self.loaded.get(d)?.0))))
+            .chain(
+                learned
+                    .index
+                    .keys()
+                    .filter_map(|d| Some((d, Encoded(learned.get(d)?.0)))),
+            )
             .collect();
-        drop(learned);
-        manifests.sort_by(|a, b| a.0.cmp(&b.0));
+        manifests.sort_by(|a, b| a.0.cmp(b.0));
         let learned_tags = self.learned_tags.lock().unwrap_or_else(|e| e.into_inner());
         let tag_source = match learned_tags.is_empty() {
             true => &self.loaded_tags,
             false => &*learned_tags,
         };
-        let mut tags: Vec<(String, Vec<(String, Digest)>)> = tag_source
+        let mut tags: Vec<(&String, Vec<(&String, &Digest)>)> = tag_source
             .iter()
             .map(|(repo, t)| {
-                let mut t: Vec<(String, Digest)> =
-                    t.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let mut t: Vec<(&String, &Digest)> = t.iter().collect();
                 t.sort();
-                (repo.clone(), t)
+                (repo, t)
             })
             .collect();
-        drop(learned_tags);
         tags.sort();
         let count = manifests.len();
-        let body = Body {
+        let body = BodyOut {
             producer: producer(),
-            store: self.store.clone(),
-            manifests,
+            store: &self.store,
             tags,
+            manifests,
         };
-        let bytes = encode(&body).map_err(|e| fail(e.to_string()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
-        file.write_all(&bytes).map_err(|e| fail(e.to_string()))?;
-        file.as_file().sync_all().map_err(|e| fail(e.to_string()))?;
+        let file = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(e.to_string()))?;
+        let file = write(file, &body).map_err(|e| fail(e.to_string()))?;
         file.persist(path).map_err(|e| fail(e.error.to_string()))?;
         Ok(count)
     }
 
-    fn lock_learned(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Manifest>> {
+    fn lock_learned(&self) -> std::sync::MutexGuard<'_, Arena> {
         self.learned.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -248,18 +296,62 @@ fn unusable(path: &Path, why: String) -> CacheError {
     }
 }
 
-fn encode(body: &Body) -> Result<Vec<u8>, postcard::Error> {
-    let payload = postcard::to_stdvec(body)?;
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT.to_le_bytes());
-    out.extend_from_slice(&sha2::Sha256::digest(&payload));
-    out.extend_from_slice(&payload);
-    Ok(out)
+/// A writer that hashes what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hash: sha2::Sha256,
 }
 
-/// Checks a file's header, checksum and identity; says why it fails.
-fn decode(bytes: &[u8], store: &str) -> Result<Body, String> {
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes the header and `body` to `file`, streaming (no copy of the body
+/// in memory), then the body's checksum into the header, and syncs.
+fn write(
+    file: tempfile::NamedTempFile,
+    body: &BodyOut,
+) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut out = std::io::BufWriter::new(file);
+    out.write_all(MAGIC)?;
+    out.write_all(&FORMAT.to_le_bytes())?;
+    out.write_all(&[0; 32])?;
+    let hashing = Hashing {
+        inner: out,
+        hash: sha2::Sha256::new(),
+    };
+    let mut hashing = postcard::to_io(body, hashing).map_err(std::io::Error::other)?;
+    hashing.flush()?;
+    let sum = hashing.hash.finalize();
+    let mut file = hashing.inner.into_inner().map_err(|e| e.into_error())?;
+    file.seek(std::io::SeekFrom::Start((MAGIC.len() + 4) as u64))?;
+    file.write_all(&sum)?;
+    file.as_file().sync_all()?;
+    Ok(file)
+}
+
+/// The index of the manifests in a file's bytes (each decoded once, to
+/// refuse a file with a bad one) and its tags, after checking its header,
+/// checksum and identity; or why it cannot be used.
+#[allow(clippy::type_complexity)]
+fn decode(
+    bytes: &[u8],
+    store: &str,
+) -> Result<
+    (
+        HashMap<Digest, (Range<usize>, usize)>,
+        HashMap<String, TagMap>,
+    ),
+    String,
+> {
     if !bytes.starts_with(MAGIC) {
         return Err("not a registry-gc mark cache".into());
     }
@@ -274,7 +366,7 @@ fn decode(bytes: &[u8], store: &str) -> Result<Body, String> {
     if sha2::Sha256::digest(payload).as_slice() != sum {
         return Err("checksum mismatch (truncated or corrupt)".into());
     }
-    let body: Body = postcard::from_bytes(payload).map_err(|e| format!("corrupt: {e}"))?;
+    let body: BodyIn = postcard::from_bytes(payload).map_err(|e| format!("corrupt: {e}"))?;
     if body.producer != producer() {
         return Err(format!(
             "written by {}, this is {}",
@@ -285,16 +377,23 @@ fn decode(bytes: &[u8], store: &str) -> Result<Body, String> {
     if body.store != store {
         return Err(format!("it describes another store ({})", body.store));
     }
-    if let Some((d, _)) = body
-        .manifests
-        .iter()
-        .find(|(_, m)| m.roles.len() != m.references.len())
-    {
-        return Err(format!(
-            "corrupt: manifest {d} has roles that do not match its references"
-        ));
+    let base = bytes.as_ptr() as usize;
+    let mut index = HashMap::with_capacity(body.manifests.len());
+    for (slot, (d, encoded)) in body.manifests.into_iter().enumerate() {
+        let bad = |why: &str| format!("corrupt: manifest {d}: {why}");
+        let m: Manifest = postcard::from_bytes(encoded).map_err(|e| bad(&e.to_string()))?;
+        if m.roles.len() != m.references.len() {
+            return Err(bad("its roles do not match its references"));
+        }
+        let start = encoded.as_ptr() as usize - base;
+        index.insert(d, (start..start + encoded.len(), slot));
     }
-    Ok(body)
+    let tags = body
+        .tags
+        .into_iter()
+        .map(|(repo, t)| (repo, t.into_iter().collect()))
+        .collect();
+    Ok((index, tags))
 }
 
 /// What identifies a store: its resolved root on disk, or its bucket, root
@@ -451,33 +550,33 @@ mod tests {
             why(&path, "filesystem /y/docker/registry/v2"),
             format!("it describes another store ({STORE})")
         );
-        let old = Body {
-            producer: "registry-gc 0.0.1".into(),
-            store: STORE.into(),
-            manifests: vec![],
-            tags: vec![],
+        // Well-formed files that must still be refused.
+        let written = |producer: String, manifests: Vec<(&Digest, Encoded)>| {
+            let body = BodyOut {
+                producer,
+                store: STORE,
+                tags: vec![],
+                manifests,
+            };
+            let file = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+            std::fs::read(write(file, &body).unwrap().path()).unwrap()
         };
         assert_eq!(
-            why(&put(&encode(&old).unwrap()), STORE),
+            why(&put(&written("registry-gc 0.0.1".into(), vec![])), STORE),
             format!("written by registry-gc 0.0.1, this is {}", producer())
         );
-        let (d, mut m) = MarkCache::load(&path, STORE)
-            .unwrap()
-            .loaded
-            .into_iter()
-            .map(|(d, l)| (d, l.manifest))
-            .next()
-            .unwrap();
+        let loaded = MarkCache::load(&path, STORE).unwrap();
+        let d = loaded.loaded.index.keys().next().unwrap().clone();
+        let mut m: Manifest = postcard::from_bytes(loaded.loaded.get(&d).unwrap().0).unwrap();
         m.roles.pop();
-        let bad = Body {
-            producer: producer(),
-            store: STORE.into(),
-            manifests: vec![(d.clone(), m)],
-            tags: vec![],
-        };
+        let bad = postcard::to_stdvec(&m).unwrap();
         assert_eq!(
-            why(&put(&encode(&bad).unwrap()), STORE),
-            format!("corrupt: manifest {d} has roles that do not match its references")
+            why(&put(&written(producer(), vec![(&d, Encoded(&bad))])), STORE),
+            format!("corrupt: manifest {d}: its roles do not match its references")
+        );
+        assert!(
+            why(&put(&written(producer(), vec![(&d, Encoded(b"x"))])), STORE)
+                .starts_with(&format!("corrupt: manifest {d}: "))
         );
         let message = MarkCache::load(&put(b"hello"), STORE)
             .unwrap_err()
