@@ -1,7 +1,7 @@
 //! `garbage-collect --report`: one JSON document describing a run (see
 //! `docs/gc-report.md`).
 
-use crate::cache::ManifestReads;
+use crate::cache::{ManifestReads, PrefixListings};
 use crate::error::GcError;
 use crate::layout::Layout;
 use crate::plan::{Phase, Plan};
@@ -37,6 +37,9 @@ pub struct RunReport {
     pub(crate) unreadable_files: Vec<String>,
     /// How many manifests the mark cache answered and how many were read.
     pub(crate) manifests: ManifestReads,
+    /// On disk: how many blob prefix directories were found unchanged
+    /// since the mark cache listed them, and how many were listed.
+    pub(crate) blob_prefixes: PrefixListings,
     /// On object storage: the requests made, by operation (`list`, `get`,
     /// `head`, `put`, `delete`, `other`); absent for a filesystem store.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +184,7 @@ pub fn build(
         repositories,
         unreadable_files: plan.faults.iter().map(|f| f.to_string()).collect(),
         manifests: layout.cache().reads(),
+        blob_prefixes: layout.cache().listings(),
         requests: layout.requests(),
     }
 }

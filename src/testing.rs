@@ -394,14 +394,17 @@ mod properties {
         let path = dir.path().join("mark.bin");
         let key = "test store";
         let base = s.layout.clone();
-        let warm = Arc::new(MarkCache::empty(key));
+        // Blob prefix directories are remembered once settled: wait that long.
+        let settle = std::time::Duration::from_millis(40);
+        std::thread::sleep(settle + settle / 2);
+        let warm = Arc::new(MarkCache::empty(key).settling(settle));
         s.layout = base.clone().with_cache(warm.clone());
         s.plan(warmed_untagged);
         warm.save(&path).unwrap();
         let cache = match state {
             Cache::Off => MarkCache::disabled(),
             Cache::Cold => MarkCache::empty(key),
-            Cache::Warm => MarkCache::load(&path, key).unwrap(),
+            Cache::Warm => MarkCache::load(&path, key).unwrap().settling(settle),
             Cache::Corrupt => {
                 let mut bytes = std::fs::read(&path).unwrap();
                 let last = bytes.len() - 1;
@@ -434,6 +437,7 @@ mod properties {
             prop_assert_eq!(&expected, &uncached, "the mark cache changes nothing planned");
             if matches!(cache, Cache::Warm) && warmed_untagged == untagged {
                 prop_assert_eq!(s.layout.cache().reads().read, 0, "a warm cache answers every read");
+                prop_assert_eq!(s.layout.cache().listings().listed, 0, "and every blob listing");
             }
             prop_assert_eq!(&s.files(), &before, "planning changes nothing");
             sweep::apply(&s.layout, &dry).1.unwrap();

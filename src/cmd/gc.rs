@@ -246,10 +246,17 @@ fn open_cache(
 /// Saves the mark cache and says how the run's manifests were had; a
 /// failure to save is a warning (the run itself is done).
 fn save_cache(cache: &MarkCache, path: &Path, was_missing: bool) {
-    let reads = cache.reads();
+    let (reads, listings) = (cache.reads(), cache.listings());
+    let prefixes = match listings.from_cache + listings.listed {
+        0 => String::new(),
+        _ => format!(
+            "; blob prefix directories: {} unchanged, {} listed",
+            listings.from_cache, listings.listed
+        ),
+    };
     match cache.save(path) {
         Ok(n) => tracing::info!(
-            "manifests: {} from the mark cache{}, {} read; {} saved to {}",
+            "manifests: {} from the mark cache{}, {} read{prefixes}; {} saved to {}",
             reads.from_cache,
             if was_missing { " (none yet)" } else { "" },
             reads.read,

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 /// A blob present in the store (its `data` file exists).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Blob {
     pub digest: Digest,
     /// Size of `data` in bytes.
@@ -147,6 +147,15 @@ fn prefix_blobs(
         .and_then(|n| n.to_str())
         .unwrap_or_default();
     let store = layout.backend();
+    // A directory unchanged since an earlier run listed it holds the same
+    // blobs (see `DirVersion`); its version is taken before it is listed.
+    // Failing to stat it only means listing it.
+    let key = format!("{}/{hh}", alg.name());
+    let version = store.dir_version(prefix).ok().flatten();
+    if let Some(blobs) = version.and_then(|v| layout.cache().blob_prefix(&key, &v)) {
+        return Ok(blobs);
+    }
+    let faults_before = faults.list.len();
     let entries = match store.list(prefix) {
         Ok(e) => e.unwrap_or_default(),
         Err(f) => return faults.note(f).map(|_| Vec::new()),
@@ -160,6 +169,9 @@ fn prefix_blobs(
         }
     }
     if dirs.is_empty() {
+        let complete = faults.list.len() == faults_before;
+        let cache = layout.cache();
+        cache.learn_blob_prefix(&key, version.as_ref(), &[], complete);
         return Ok(Vec::new());
     }
     let names: Vec<&std::ffi::OsStr> = dirs.iter().map(|e| e.name.as_os_str()).collect();
@@ -168,6 +180,7 @@ fn prefix_blobs(
         Err(f) => return faults.note(f).map(|_| Vec::new()),
     };
     let mut out = Vec::with_capacity(dirs.len());
+    let dir_count = dirs.len();
     for (entry, stat) in dirs.into_iter().zip(stats) {
         let hex = entry.name_str().unwrap_or_default();
         match blob_in(alg, hh, &prefix.join(&entry.name), hex, stat) {
@@ -176,6 +189,13 @@ fn prefix_blobs(
             Err(f) => faults.note(f)?,
         }
     }
+    // Remembered only when every directory held its blob and nothing was
+    // unreadable: a blob directory whose `data` is still being written
+    // would otherwise be missed until the prefix changed again.
+    let complete = out.len() == dir_count && faults.list.len() == faults_before;
+    layout
+        .cache()
+        .learn_blob_prefix(&key, version.as_ref(), &out, complete);
     Ok(out)
 }
 

@@ -14,10 +14,12 @@
 //! file, this run's reads) with an index by digest, and decoded when looked
 //! up: a third of the memory of parsed ones.
 
+use crate::blobs::Blob;
 use crate::config::Storage;
 use crate::digest::Digest;
 use crate::layout::Layout;
 use crate::manifest::Manifest;
+use crate::store::DirVersion;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use std::collections::HashMap;
@@ -26,6 +28,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 /// First bytes of a cache file.
 const MAGIC: &[u8; 8] = b"rgc-mark";
@@ -37,6 +40,11 @@ const HEADER: usize = MAGIC.len() + 4 + 32;
 /// Tags of one repository and the digest each named.
 type TagMap = HashMap<String, Digest>;
 
+/// A blob prefix directory's listing is remembered only if the directory
+/// had not changed for this long when the run started (see
+/// [`DirVersion::settled_before`]).
+const SETTLE: Duration = Duration::from_secs(5);
+
 /// What a run knows about manifests and tags before reading them, and
 /// what it learns; shared by the threads of a run.
 #[derive(Debug, Default)]
@@ -47,42 +55,89 @@ pub struct MarkCache {
     /// The store this cache describes (see [`store_key`]).
     store: String,
     /// The manifests of the file (its bytes are the arena).
-    loaded: Arena,
+    loaded: Arena<Digest>,
     /// Which of `loaded` this run looked up (kept when saved), by slot.
     used: Box<[AtomicBool]>,
-    learned: Mutex<Arena>,
+    learned: Mutex<Arena<Digest>>,
     loaded_tags: HashMap<String, TagMap>,
     learned_tags: Mutex<HashMap<String, TagMap>>,
+    /// Blob prefix directories (`sha256/ab`): their version and blobs, as
+    /// the file has them and as this run listed them.
+    loaded_prefixes: Arena<String>,
+    used_prefixes: Box<[AtomicBool]>,
+    learned_prefixes: Mutex<Arena<String>>,
+    /// When this run started: what changed since is not remembered.
+    started: Option<SystemTime>,
+    settle: Duration,
     from_cache: AtomicU64,
     read: AtomicU64,
+    prefixes_from_cache: AtomicU64,
+    prefixes_listed: AtomicU64,
 }
 
-/// Encoded manifests in one buffer, found by digest.
-#[derive(Debug, Default)]
-struct Arena {
+/// Encoded values (manifests, prefix listings) in one buffer, found by key.
+#[derive(Debug)]
+struct Arena<K> {
     bytes: Vec<u8>,
-    /// Where each manifest's encoding lies in `bytes`, and its slot.
-    index: HashMap<Digest, (Range<usize>, usize)>,
+    /// Where each value's encoding lies in `bytes`, and its slot.
+    index: Index<K>,
 }
 
-impl Arena {
-    fn get(&self, d: &Digest) -> Option<(&[u8], usize)> {
-        let (range, slot) = self.index.get(d)?;
+impl<K> Default for Arena<K> {
+    fn default() -> Self {
+        Arena {
+            bytes: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Arena<K> {
+    fn get(&self, k: &K) -> Option<(&[u8], usize)> {
+        let (range, slot) = self.index.get(k)?;
         Some((self.bytes.get(range.clone())?, *slot))
     }
 
-    fn push(&mut self, d: &Digest, m: &Manifest) {
-        if self.index.contains_key(d) {
+    fn push<T: Serialize>(&mut self, k: &K, value: &T) {
+        if self.index.contains_key(k) {
             return;
         }
         let start = self.bytes.len();
-        match postcard::to_extend(m, std::mem::take(&mut self.bytes)) {
+        match postcard::to_extend(value, std::mem::take(&mut self.bytes)) {
             Ok(bytes) => self.bytes = bytes,
             Err(_) => return, // not learnt: read again next time
         }
         let slot = self.index.len();
         self.index
-            .insert(d.clone(), (start..self.bytes.len(), slot));
+            .insert(k.clone(), (start..self.bytes.len(), slot));
+    }
+
+    /// The entries to save: those of `self` that `used` marks, then all of
+    /// `learned`, sorted by key.
+    fn to_save<'a>(
+        &'a self,
+        used: &[AtomicBool],
+        learned: &'a Arena<K>,
+    ) -> Vec<(&'a K, Encoded<'a>)>
+    where
+        K: Ord,
+    {
+        let mut out: Vec<(&K, Encoded)> = self
+            .index
+            .iter()
+            .filter(|(k, (_, slot))| {
+                used[*slot].load(Ordering::Relaxed) && !learned.index.contains_key(*k)
+            })
+            .filter_map(|(k, _)| Some((k, Encoded(self.get(k)?.0))))
+            .chain(
+                learned
+                    .index
+                    .keys()
+                    .filter_map(|k| Some((k, Encoded(learned.get(k)?.0)))),
+            )
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
     }
 }
 
@@ -104,6 +159,8 @@ struct BodyOut<'a> {
     store: &'a str,
     tags: Vec<(&'a String, Vec<(&'a String, &'a Digest)>)>,
     manifests: Vec<(&'a Digest, Encoded<'a>)>,
+    /// `(DirVersion, Vec<Blob>)` per blob prefix directory.
+    prefixes: Vec<(&'a String, Encoded<'a>)>,
 }
 
 /// The file's body as read: manifests stay encoded, borrowed from the file.
@@ -114,6 +171,8 @@ struct BodyIn<'a> {
     tags: Vec<(String, Vec<(String, Digest)>)>,
     #[serde(borrow)]
     manifests: Vec<(Digest, &'a [u8])>,
+    #[serde(borrow)]
+    prefixes: Vec<(String, &'a [u8])>,
 }
 
 /// Why a cache file was not used.
@@ -136,6 +195,15 @@ pub struct ManifestReads {
     pub read: u64,
 }
 
+/// How a run had its blob prefix directories' listings (on disk).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PrefixListings {
+    /// Unchanged since an earlier run listed them: not listed again.
+    pub from_cache: u64,
+    /// Listed (and their blobs' `data` stat'ed).
+    pub listed: u64,
+}
+
 fn producer() -> String {
     format!("registry-gc {}", env!("CARGO_PKG_VERSION"))
 }
@@ -146,13 +214,23 @@ impl MarkCache {
         MarkCache::default()
     }
 
-    /// An empty cache for `store`, learning from this run.
+    /// An empty cache for `store`, learning from this run (which starts now).
     pub fn empty(store: &str) -> MarkCache {
         MarkCache {
             enabled: true,
             store: store.to_string(),
+            started: Some(SystemTime::now()),
+            settle: SETTLE,
             ..MarkCache::default()
         }
+    }
+
+    /// This cache, remembering blob prefix directories unchanged for
+    /// `settle` before the run started (tests; the default is 5 s).
+    #[cfg(test)]
+    pub(crate) fn settling(mut self, settle: Duration) -> MarkCache {
+        self.settle = settle;
+        self
     }
 
     /// Reads the cache file at `path`, which must describe `store`.
@@ -164,11 +242,31 @@ impl MarkCache {
             }
             Err(e) => return Err(unusable(path, e.to_string())),
         };
-        let (index, tags) = decode(&bytes, store).map_err(|why| unusable(path, why))?;
+        let mut bytes = bytes;
+        let decoded = decode(&bytes, store).map_err(|why| unusable(path, why))?;
         let mut cache = MarkCache::empty(store);
-        cache.used = (0..index.len()).map(|_| AtomicBool::new(false)).collect();
-        cache.loaded = Arena { bytes, index };
-        cache.loaded_tags = tags;
+        let unused = |n: usize| (0..n).map(|_| AtomicBool::new(false)).collect();
+        cache.used = unused(decoded.manifests.len());
+        cache.used_prefixes = unused(decoded.prefixes.len());
+        // The prefixes come last in the file: moved to their own buffer, so
+        // the file's is cut to what the manifests need.
+        let mut cut = bytes.len();
+        let total = decoded.prefixes.values().map(|(r, _)| r.len()).sum();
+        cache.loaded_prefixes.bytes.reserve_exact(total);
+        for (key, (range, slot)) in decoded.prefixes {
+            cut = cut.min(range.start);
+            let start = cache.loaded_prefixes.bytes.len();
+            cache.loaded_prefixes.bytes.extend_from_slice(&bytes[range]);
+            let end = cache.loaded_prefixes.bytes.len();
+            cache.loaded_prefixes.index.insert(key, (start..end, slot));
+        }
+        bytes.truncate(cut);
+        bytes.shrink_to_fit();
+        cache.loaded = Arena {
+            bytes,
+            index: decoded.manifests,
+        };
+        cache.loaded_tags = decoded.tags;
         Ok(cache)
     }
 
@@ -220,6 +318,54 @@ impl MarkCache {
         }
     }
 
+    /// The blobs of prefix directory `key` (`sha256/ab`) as an earlier run
+    /// listed them, if the directory is still at that `version`.
+    pub(crate) fn blob_prefix(&self, key: &str, version: &DirVersion) -> Option<Vec<Blob>> {
+        if !self.enabled {
+            return None;
+        }
+        let (bytes, slot) = self.loaded_prefixes.get(&key.to_string())?;
+        let (was, blobs): (DirVersion, Vec<Blob>) = postcard::from_bytes(bytes).ok()?;
+        if was != *version {
+            return None;
+        }
+        self.used_prefixes[slot].store(true, Ordering::Relaxed);
+        self.prefixes_from_cache.fetch_add(1, Ordering::Relaxed);
+        Some(blobs)
+    }
+
+    /// Counts a listing of prefix directory `key` and remembers its `blobs`
+    /// when it is `complete` (every entry a blob, nothing unreadable) and
+    /// its `version` (taken before listing it) had settled when the run
+    /// started: a change made since gets other timestamps.
+    pub(crate) fn learn_blob_prefix(
+        &self,
+        key: &str,
+        version: Option<&DirVersion>,
+        blobs: &[Blob],
+        complete: bool,
+    ) {
+        self.prefixes_listed.fetch_add(1, Ordering::Relaxed);
+        let (Some(version), Some(started)) = (version, self.started) else {
+            return;
+        };
+        if self.enabled && complete && version.settled_before(started, self.settle) {
+            let mut learned = self
+                .learned_prefixes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            learned.push(&key.to_string(), &(version, blobs));
+        }
+    }
+
+    /// How this run had its blob prefix listings so far.
+    pub fn listings(&self) -> PrefixListings {
+        PrefixListings {
+            from_cache: self.prefixes_from_cache.load(Ordering::Relaxed),
+            listed: self.prefixes_listed.load(Ordering::Relaxed),
+        }
+    }
+
     /// How this run's manifests were had so far.
     pub fn reads(&self) -> ManifestReads {
         ManifestReads {
@@ -239,22 +385,14 @@ impl MarkCache {
             why,
         };
         let learned = self.lock_learned();
-        let mut manifests: Vec<(&Digest, Encoded)> = self
-            .loaded
-            .index
-            .iter()
-            .filter(|(d, (_, slot))| {
-                self.used[*slot].load(Ordering::Relaxed) && !learned.index.contains_key(*d)
-            })
-            .filter_map(|(d, _)| Some((d, Encoded(self.loaded.get(d)?.0))))
-            .chain(
-                learned
-                    .index
-                    .keys()
-                    .filter_map(|d| Some((d, Encoded(learned.get(d)?.0)))),
-            )
-            .collect();
-        manifests.sort_by(|a, b| a.0.cmp(b.0));
+        let manifests = self.loaded.to_save(&self.used, &learned);
+        let learned_prefixes = self
+            .learned_prefixes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let prefixes = self
+            .loaded_prefixes
+            .to_save(&self.used_prefixes, &learned_prefixes);
         let learned_tags = self.learned_tags.lock().unwrap_or_else(|e| e.into_inner());
         let tag_source = match learned_tags.is_empty() {
             true => &self.loaded_tags,
@@ -275,6 +413,7 @@ impl MarkCache {
             store: &self.store,
             tags,
             manifests,
+            prefixes,
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
@@ -284,7 +423,7 @@ impl MarkCache {
         Ok(count)
     }
 
-    fn lock_learned(&self) -> std::sync::MutexGuard<'_, Arena> {
+    fn lock_learned(&self) -> std::sync::MutexGuard<'_, Arena<Digest>> {
         self.learned.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -338,20 +477,20 @@ fn write(
     Ok(file)
 }
 
-/// The index of the manifests in a file's bytes (each decoded once, to
-/// refuse a file with a bad one) and its tags, after checking its header,
-/// checksum and identity; or why it cannot be used.
-#[allow(clippy::type_complexity)]
-fn decode(
-    bytes: &[u8],
-    store: &str,
-) -> Result<
-    (
-        HashMap<Digest, (Range<usize>, usize)>,
-        HashMap<String, TagMap>,
-    ),
-    String,
-> {
+/// Where each value of a file lies in its bytes, and its slot.
+type Index<K> = HashMap<K, (Range<usize>, usize)>;
+
+/// What a cache file holds, as positions in its bytes.
+struct Decoded {
+    manifests: Index<Digest>,
+    prefixes: Index<String>,
+    tags: HashMap<String, TagMap>,
+}
+
+/// The index of a file's manifests and prefix listings (each decoded once,
+/// to refuse a file with a bad one) and its tags, after checking its
+/// header, checksum and identity; or why it cannot be used.
+fn decode(bytes: &[u8], store: &str) -> Result<Decoded, String> {
     if !bytes.starts_with(MAGIC) {
         return Err("not a registry-gc mark cache".into());
     }
@@ -378,22 +517,43 @@ fn decode(
         return Err(format!("it describes another store ({})", body.store));
     }
     let base = bytes.as_ptr() as usize;
-    let mut index = HashMap::with_capacity(body.manifests.len());
+    let range = |encoded: &[u8]| {
+        let start = encoded.as_ptr() as usize - base;
+        start..start + encoded.len()
+    };
+    let mut manifests = Index::with_capacity(body.manifests.len());
     for (slot, (d, encoded)) in body.manifests.into_iter().enumerate() {
         let bad = |why: &str| format!("corrupt: manifest {d}: {why}");
         let m: Manifest = postcard::from_bytes(encoded).map_err(|e| bad(&e.to_string()))?;
         if m.roles.len() != m.references.len() {
             return Err(bad("its roles do not match its references"));
         }
-        let start = encoded.as_ptr() as usize - base;
-        index.insert(d, (start..start + encoded.len(), slot));
+        manifests.insert(d, (range(encoded), slot));
+    }
+    let mut prefixes = Index::with_capacity(body.prefixes.len());
+    for (slot, (key, encoded)) in body.prefixes.into_iter().enumerate() {
+        let bad = |why: &str| format!("corrupt: blob prefix {key}: {why}");
+        let (_, blobs): (DirVersion, Vec<Blob>) =
+            postcard::from_bytes(encoded).map_err(|e| bad(&e.to_string()))?;
+        let outside = |b: &Blob| {
+            let (alg, hh) = key.split_once('/').unwrap_or_default();
+            b.digest.algorithm().name() != alg || !b.digest.hex().starts_with(hh)
+        };
+        if let Some(b) = blobs.iter().find(|b| outside(b)) {
+            return Err(bad(&format!("{} does not belong there", b.digest)));
+        }
+        prefixes.insert(key, (range(encoded), slot));
     }
     let tags = body
         .tags
         .into_iter()
         .map(|(repo, t)| (repo, t.into_iter().collect()))
         .collect();
-    Ok((index, tags))
+    Ok(Decoded {
+        manifests,
+        prefixes,
+        tags,
+    })
 }
 
 /// What identifies a store: its resolved root on disk, or its bucket, root
@@ -557,6 +717,7 @@ mod tests {
                 store: STORE,
                 tags: vec![],
                 manifests,
+                prefixes: vec![],
             };
             let file = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
             std::fs::read(write(file, &body).unwrap().path()).unwrap()
@@ -609,6 +770,82 @@ mod tests {
         );
         assert!(cache.manifest(&image).is_none());
         assert_eq!(cache.reads().read, 0);
+    }
+
+    /// The digests `layout` enumerates, and how its prefixes were had.
+    fn enumerated(layout: &Layout) -> (Vec<Digest>, PrefixListings) {
+        let blobs = crate::blobs::enumerate(layout).unwrap();
+        let digests = blobs.into_iter().map(|b| b.digest).collect();
+        (digests, layout.cache().listings())
+    }
+
+    #[test]
+    fn blob_prefixes_are_listed_again_only_when_changed_or_incomplete() {
+        let s = crate::testing::Store::new();
+        let blobs: Vec<Digest> = (0..40)
+            .map(|i| s.blob(format!("b{i}").as_bytes()))
+            .collect();
+        // A blob directory whose `data` is not there yet (a push mid-way).
+        let pending = Digest::sha256_of(b"pending");
+        std::fs::create_dir_all(s.layout.blob_dir(&pending)).unwrap();
+        let prefixes = |ds: &[&Digest]| {
+            let mut p: Vec<String> = ds.iter().map(|d| d.hex()[..2].to_string()).collect();
+            p.sort();
+            p.dedup();
+            p.len() as u64
+        };
+        let all: Vec<&Digest> = blobs.iter().chain([&pending]).collect();
+        let n = prefixes(&all);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.bin");
+        let settle = std::time::Duration::from_millis(40);
+        std::thread::sleep(settle * 2);
+        let run = |cache: MarkCache| {
+            let cache = Arc::new(cache.settling(settle));
+            let layout = s.layout.clone().with_cache(cache.clone());
+            let got = enumerated(&layout);
+            cache.save(&path).unwrap();
+            got
+        };
+        let mut expected = blobs.clone();
+        expected.sort();
+        let listed = |n| PrefixListings {
+            from_cache: 0,
+            listed: n,
+        };
+        assert_eq!(run(MarkCache::empty(STORE)), (expected.clone(), listed(n)));
+        // Unchanged: all but the incomplete prefix come from the cache.
+        let again = run(MarkCache::load(&path, STORE).unwrap());
+        let one = PrefixListings {
+            from_cache: n - 1,
+            listed: 1,
+        };
+        assert_eq!(again, (expected.clone(), one));
+        // The pending blob's `data` arrives: its prefix was listed again.
+        std::fs::write(s.layout.blob_data(&pending), b"pending").unwrap();
+        let (got, _) = run(MarkCache::load(&path, STORE).unwrap());
+        assert!(got.contains(&pending));
+        // A blob goes (its prefix directory changes): listed again, gone.
+        std::fs::remove_dir_all(s.layout.blob_dir(&blobs[0])).unwrap();
+        let (got, how) = run(MarkCache::load(&path, STORE).unwrap());
+        assert!(!got.contains(&blobs[0]) && got.contains(&blobs[1]));
+        assert!(how.listed >= 1, "{how:?}");
+        // A prefix changed just before a run is listed but not remembered.
+        std::thread::sleep(settle * 2);
+        run(MarkCache::load(&path, STORE).unwrap());
+        let moved = s.blob(b"new");
+        let hh = &moved.hex()[..2];
+        let fresh = run(MarkCache::load(&path, STORE).unwrap());
+        assert!(fresh.0.contains(&moved));
+        let later = run(MarkCache::load(&path, STORE).unwrap());
+        assert!(later.0.contains(&moved));
+        assert!(
+            later.1.listed >= 1,
+            "{hh}/ changed within the settle time: {later:?}"
+        );
+        // Off: always listed.
+        let off = s.layout.clone();
+        assert_eq!(enumerated(&off).1.from_cache, 0);
     }
 
     #[test]

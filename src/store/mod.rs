@@ -22,7 +22,7 @@ use crate::layout::Layout;
 use std::any::Any;
 use std::fmt;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Requests kept in flight on object storage unless told otherwise: each
 /// costs a thread and a connection with its buffers (20k blobs on
@@ -87,6 +87,36 @@ pub type RequestCounts = std::collections::BTreeMap<&'static str, u64>;
 /// anything longer fails to parse as one.
 pub(crate) const MAX_LINK_BYTES: u64 = 1024;
 
+/// A directory's identity and last change on a local filesystem: its
+/// device and inode, and its modification and status-change times. Adding,
+/// removing or renaming an entry changes its mtime (and ctime); replacing
+/// or restoring the directory changes its inode or ctime, which no one can
+/// set back. Equal versions mean the same entries, provided the change was
+/// not within the timestamps' granularity of the earlier look (see
+/// [`DirVersion::settled_before`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DirVersion {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    /// Seconds and nanoseconds since the epoch.
+    pub(crate) mtime: (i64, i64),
+    pub(crate) ctime: (i64, i64),
+}
+
+impl DirVersion {
+    /// Whether the directory last changed at least `margin` before `t`:
+    /// only then can a later change not share its timestamps (file times
+    /// are coarse: a kernel tick on ext4, up to 2 s elsewhere).
+    pub(crate) fn settled_before(&self, t: SystemTime, margin: Duration) -> bool {
+        let Ok(since) = t.duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let limit = since.saturating_sub(margin);
+        let limit = (limit.as_secs() as i64, i64::from(limit.subsec_nanos()));
+        self.mtime.max(self.ctime) < limit
+    }
+}
+
 /// A store's storage: listing, reading, deleting, locking.
 pub(crate) trait Backend: Send + Sync + fmt::Debug {
     /// What the store holds, checked before anything else touches it.
@@ -108,6 +138,13 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
         names: &[&std::ffi::OsStr],
         file: &str,
     ) -> Result<Vec<std::io::Result<Option<Stat>>>, Fault>;
+
+    /// What identifies the current contents of directory `dir` without
+    /// reading it (see [`DirVersion`]); `None` where the backend has no such
+    /// thing (object storage) or `dir` is not a directory.
+    fn dir_version(&self, _dir: &Path) -> Result<Option<DirVersion>, Fault> {
+        Ok(None)
+    }
 
     /// Reads file `path` (never through a symlink): at most `limit + 1`
     /// bytes, so a caller sees a file over its limit without reading it

@@ -6,7 +6,7 @@ pub(crate) mod check;
 pub mod lock;
 
 use super::delete::{remove, Target};
-use super::{Backend, Contents, Entry, FileRead, Kind, Stat, StoreError};
+use super::{Backend, Contents, DirVersion, Entry, FileRead, Kind, Stat, StoreError};
 use crate::error::Fault;
 use crate::fsutil::{io_pool, list_sorted, open_nofollow, stat_at, symlink_fault};
 use crate::layout::Layout;
@@ -43,6 +43,22 @@ impl Backend for FsBackend {
             kind,
             size: meta.len(),
             modified,
+        }))
+    }
+
+    fn dir_version(&self, dir: &Path) -> Result<Option<DirVersion>, Fault> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.is_dir() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Fault::io("stat", dir, &e)),
+        };
+        Ok(Some(DirVersion {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
         }))
     }
 
