@@ -136,6 +136,15 @@ fn listings_and_batch_deletes_are_paginated_and_counted() {
     );
     assert!(many[..157].iter().all(|o| o.key.starts_with("r/blobs/00/")));
     assert_eq!(client.requests().list, 3 + 17, "one page per prefix");
+    // Plain string prefixes: `r/blobs/0` covers every `r/blobs/0?/` directory.
+    let plain = ["r/blobs/0".to_string(), "r/repositories/a".to_string()];
+    let raw = client.list_many_raw_map(&plain, Some).unwrap();
+    let mut raw_names: Vec<String> = raw.iter().map(|o| o.key.clone()).collect();
+    raw_names.sort();
+    let mut want_all = want.clone();
+    want_all.push("r/repositories/a/link".into());
+    assert_eq!(raw_names, want_all);
+    assert_eq!(client.requests().list, 3 + 17 + 3 + 1, "3 pages, then 1");
 
     let mut doomed = keys.clone();
     doomed.insert(1234, "r/blobs/00/never-was".into());

@@ -737,3 +737,82 @@ fn subcommands_and_grace_period_on_s3() {
         disk_deletions(&["-m"])
     );
 }
+
+/// Listings too large for one sequential stream are split into at most 16
+/// plain-prefix listings (`blobs/sha256/0`, groups of repository names): on a
+/// generated store with over 1,000 repository keys and 1,001 extra orphan
+/// blobs whose digests all start with `0000` (so the first page of `blobs/`
+/// predicts far more than 16 pages), registry-gc on moto deletes exactly
+/// what it deletes from the same store on disk, in a dry run and a real `-m`
+/// run, and a second dry run (mark cache warm) lists only.
+#[test]
+fn split_listings_find_every_key() {
+    let disk = synth_store(&["--repos", "5", "--manifests", "40", "--seed", "7"]);
+    for i in 0..1001u32 {
+        let hex = format!("0000{i:060}");
+        let dir = disk
+            .root
+            .join(format!("docker/registry/v2/blobs/sha256/00/{hex}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data"), format!("orphan {i}")).unwrap();
+    }
+    let s3 = S3Server::moto();
+    s3.create_bucket("big");
+    let n_keys = s3.upload_dir("big", KEY_PREFIX, &disk.root);
+    let repo_keys = s3
+        .keys("big", "")
+        .keys()
+        .filter(|k| k.contains("/repositories/"))
+        .count();
+    assert!(
+        repo_keys > 1000,
+        "{repo_keys} repository keys: one page would do"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, flags) in [("dry", &["-d"][..]), ("real-m", &["-m"][..])] {
+        let bucket = format!("big-{mode}");
+        s3.copy_bucket("big", &bucket);
+        let before = s3.keys(&bucket, "");
+        let n0 = s3.requests().len();
+        let config = cfg(dir.path(), &bucket, &s3.endpoint(), &bucket, "");
+        let (out, err, code) = run_ours_s3(&config, flags);
+        assert_eq!(code, 0, "{mode}\n{err}");
+        let lists = count(&bucket_requests(&s3, &bucket, n0)).lists;
+        // blobs: 2 directory listings, 16 groups (+ the page 00 spills into);
+        // repositories: 1 directory listing and its groups
+        assert!(
+            lists <= n_keys / 1000 + 2 * 16 + 6,
+            "{mode}: {lists} listings"
+        );
+        let copy = empty_store();
+        let cp = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&disk.root)
+            .arg(&copy.root)
+            .status()
+            .unwrap();
+        assert!(cp.success());
+        let files_before = copy.files();
+        let d = run_ours(&copy, flags);
+        assert!(d.status.success(), "{mode} on disk: {d:?}");
+        assert_eq!(
+            summary_counts(&out),
+            summary_counts(&String::from_utf8_lossy(&d.stdout)),
+            "{mode}"
+        );
+        let on_disk = as_keys(files_before.difference(&copy.files()).cloned());
+        assert_eq!(
+            deleted_keys(&before, &s3.keys(&bucket, "")),
+            on_disk,
+            "{mode}"
+        );
+        if mode == "dry" {
+            assert!(summary_counts(&out).1 >= 1001, "the orphans: {out}");
+            let n0 = s3.requests().len();
+            let (_, err, code) = run_ours_s3(&config, flags);
+            assert_eq!(code, 0, "{err}");
+            let again = count(&bucket_requests(&s3, &bucket, n0));
+            assert_eq!((again.gets, again.total), (0, again.lists), "{again:?}");
+        }
+    }
+}

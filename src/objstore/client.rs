@@ -287,6 +287,53 @@ impl S3Client {
         })
     }
 
+    /// Every object whose key starts with one of `prefixes`, taken as plain
+    /// strings (`blobs/sha256/a` covers `blobs/sha256/ab/...`), each one flat
+    /// paginated listing, several in flight, mapped by `keep` as they arrive.
+    pub fn list_many_raw_map<T: Send>(
+        &self,
+        prefixes: &[String],
+        keep: impl Fn(ObjectInfo) -> Option<T> + Sync,
+    ) -> Result<Vec<T>, ClientError> {
+        let keep = &keep;
+        self.0.runtime.block_on(async {
+            let lists: Vec<Vec<T>> = futures::stream::iter(prefixes)
+                .map(|prefix| self.list_raw_async(prefix, keep))
+                .buffered(self.0.max_in_flight.min(MAX_LISTINGS_IN_FLIGHT))
+                .try_collect()
+                .await?;
+            Ok(lists.into_iter().flatten().collect())
+        })
+    }
+
+    async fn list_raw_async<T>(
+        &self,
+        prefix: &str,
+        keep: &(impl Fn(ObjectInfo) -> Option<T> + Sync),
+    ) -> Result<Vec<T>, ClientError> {
+        use object_store::list::{PaginatedListOptions, PaginatedListStore};
+        let mut out = Vec::new();
+        let mut page_token = None;
+        loop {
+            let opts = PaginatedListOptions {
+                page_token,
+                ..PaginatedListOptions::default()
+            };
+            let page = self
+                .0
+                .store
+                .list_paginated(Some(prefix), opts)
+                .await
+                .map_err(|e| self.error(Operation::List, prefix, &e))?;
+            let objects = page.result.objects.into_iter();
+            out.extend(objects.filter_map(|m| keep(ObjectInfo::from(m))));
+            match page.page_token {
+                Some(token) => page_token = Some(token),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// Every object under `prefix` whose key sorts after `start_after`, one
     /// flat paginated listing (ListObjectsV2 `start-after`), mapped by
     /// `keep` as it arrives.

@@ -40,6 +40,9 @@ const FIRST_PAGE: usize = 1000;
 /// that small: fewer requests than listing its 256 parts in parallel.
 const SEQUENTIAL_PAGES: u64 = 16;
 
+/// Most listings an area is split into (as many as are in flight at once).
+const LISTING_GROUPS: usize = 16;
+
 /// One area's listing, made on first use (and again after a refresh).
 type Listing = Result<Arc<Index>, Fault>;
 
@@ -194,9 +197,12 @@ impl S3Backend {
                 }
                 parts = below;
             }
+            // At most as many listings as are in flight at once (each ends
+            // with a partial page): 16 of sha256 blobs rather than 256.
+            let groups = grouped(&parts, LISTING_GROUPS);
             objects.extend(
                 self.client
-                    .list_many_map(&parts, keep)
+                    .list_many_raw_map(&groups, keep)
                     .map_err(|e| fail(&prefix, e))?,
             );
         }
@@ -451,6 +457,66 @@ impl Backend for S3Backend {
     }
 }
 
+/// Directory prefixes (`.../sha256/ab/`, `.../repositories/<name>/`), sorted,
+/// grouped into at most `max` plain prefixes (`.../sha256/a`) where they
+/// allow it: first by each directory's parent and the first character of its
+/// name, then the group with the most directories is split by longer
+/// prefixes, as long as the groups stay within `max`. A group may cover keys
+/// beside its directories (`.../sha256/a_stray`, `.../repositories/ab2/` for
+/// `ab`): they are listed twice at most and merged.
+fn grouped(dirs: &[String], max: usize) -> Vec<String> {
+    let names: Vec<(&str, &str)> = dirs
+        .iter()
+        .map(|dir| {
+            let trimmed = dir.trim_end_matches('/');
+            trimmed.split_at(trimmed.rfind('/').map_or(0, |i| i + 1))
+        })
+        .collect();
+    let key = |i: usize, len: usize| {
+        let (parent, name) = names[i];
+        let end = name
+            .char_indices()
+            .nth(len)
+            .map_or(name.len(), |(at, _)| at);
+        format!("{parent}{}", &name[..end])
+    };
+    // Groups as (first name, end, prefix length in characters): the runs of
+    // names in `range` that share their first `len` characters.
+    let split = |range: std::ops::Range<usize>, len: usize| {
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+        for i in range {
+            match runs.last_mut() {
+                Some(run) if key(run.0, len) == key(i, len) => run.1 = i + 1,
+                _ => runs.push((i, i + 1, len)),
+            }
+        }
+        runs
+    };
+    let mut groups = split(0..names.len(), 1);
+    loop {
+        let Some(at) = (0..groups.len())
+            .filter(|&g| groups[g].1 - groups[g].0 > 1)
+            .max_by_key(|&g| groups[g].1 - groups[g].0)
+        else {
+            break;
+        };
+        let (first, end, len) = groups[at];
+        let longest = (first..end).map(|i| names[i].1.chars().count()).max();
+        let mut parts = split(first..end, len + 1);
+        while parts.len() == 1 && parts[0].2 <= longest.unwrap_or(0) {
+            parts = split(first..end, parts[0].2 + 1);
+        }
+        if parts.len() == 1 || groups.len() - 1 + parts.len() > max {
+            break;
+        }
+        groups.splice(at..=at, parts);
+    }
+    let mut prefixes: Vec<String> = groups.iter().map(|&(i, _, len)| key(i, len)).collect();
+    // One that starts with the one before is already covered by it.
+    prefixes.dedup_by(|next, kept| next.starts_with(kept.as_str()));
+    prefixes
+}
+
 /// How many keys `blobs/` holds, estimated from the last key (relative to
 /// `blobs/`) of a first page of [`FIRST_PAGE`] keys: sha256 digests are
 /// uniform, so the share of the digest space that page covered is its share
@@ -483,5 +549,54 @@ mod tests {
         assert_eq!(estimated_blob_keys(&key("0000aaaa")), Some(65_536_000));
         assert_eq!(estimated_blob_keys("sha512/ab/abcd/data"), None);
         assert_eq!(estimated_blob_keys("sha256/ab"), None);
+        let strings = |v: &[&str]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        let dirs = strings(&[
+            "r/b/sha256/0a/",
+            "r/b/sha256/0b/",
+            "r/b/sha256/a0/",
+            "r/b/sha512/é1/",
+        ]);
+        assert_eq!(
+            grouped(&dirs, 3),
+            ["r/b/sha256/0", "r/b/sha256/a", "r/b/sha512/é"]
+        );
+        assert_eq!(
+            grouped(&dirs, 4),
+            [
+                "r/b/sha256/0a",
+                "r/b/sha256/0b",
+                "r/b/sha256/a",
+                "r/b/sha512/é"
+            ]
+        );
+        let repos = strings(&[
+            "r/x/app-1/",
+            "r/x/app-2/",
+            "r/x/base/",
+            "r/x/base2/",
+            "r/x/c/",
+        ]);
+        assert_eq!(grouped(&repos, 3), ["r/x/a", "r/x/b", "r/x/c"]);
+        assert_eq!(
+            grouped(&repos, 2),
+            ["r/x/a", "r/x/b", "r/x/c"],
+            "no fewer than by one character"
+        );
+        assert_eq!(
+            grouped(&repos, 4),
+            ["r/x/a", "r/x/base", "r/x/c"],
+            "base2 under base"
+        );
+        assert_eq!(
+            grouped(&repos, 16),
+            ["r/x/app-1", "r/x/app-2", "r/x/base", "r/x/c"],
+            "base covers base2"
+        );
+        let hexes: Vec<String> = (0..256).map(|i| format!("r/b/sha256/{i:02x}/")).collect();
+        assert_eq!(grouped(&hexes, 16).len(), 16);
+        let many: Vec<String> = (0..470).map(|i| format!("r/x/repo-{i:03}/")).collect();
+        let groups = grouped(&many, 16);
+        assert!((12..=16).contains(&groups.len()), "{groups:?}");
+        assert!(grouped(&[], 16).is_empty());
     }
 }
