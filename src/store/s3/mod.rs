@@ -493,13 +493,12 @@ fn grouped(dirs: &[String], max: usize) -> Vec<String> {
         runs
     };
     let mut groups = split(0..names.len(), 1);
-    loop {
-        let Some(at) = (0..groups.len())
+    let largest = |groups: &[(usize, usize, usize)]| {
+        (0..groups.len())
             .filter(|&g| groups[g].1 - groups[g].0 > 1)
             .max_by_key(|&g| groups[g].1 - groups[g].0)
-        else {
-            break;
-        };
+    };
+    while let Some(at) = largest(&groups) {
         let (first, end, len) = groups[at];
         let longest = (first..end).map(|i| names[i].1.chars().count()).max();
         let mut parts = split(first..end, len + 1);
