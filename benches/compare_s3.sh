@@ -244,6 +244,13 @@ for size in ${sizes//,/ }; do
             done
             echo "$size $blobs $keys $delay $mode" >>"$rows"
         done
+        if [ $cache = 1 ]; then
+            # The floor of a run that reads nothing: one flat listing of the
+            # bucket, a page at a time (boto3), through the same proxy.
+            /usr/bin/time -f '%e' -o "$tmp/floor.time" env -u AWS_CA_BUNDLE "$py" \
+                tests/support/s3tool.py --endpoint "$ep" list "$src" >/dev/null
+            log "$size, ${delay} ms: one flat listing of $src (boto3, sequential): $(cat "$tmp/floor.time") s"
+        fi
         stop_proxy
     done
 done

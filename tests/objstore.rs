@@ -138,7 +138,7 @@ fn listings_and_batch_deletes_are_paginated_and_counted() {
     assert_eq!(client.requests().list, 3 + 17, "one page per prefix");
     // Plain string prefixes: `r/blobs/0` covers every `r/blobs/0?/` directory.
     let plain = ["r/blobs/0".to_string(), "r/repositories/a".to_string()];
-    let raw = client.list_many_raw_map(&plain, Some).unwrap();
+    let raw = client.list_many_map(&plain, Some).unwrap();
     let mut raw_names: Vec<String> = raw.iter().map(|o| o.key.clone()).collect();
     raw_names.sort();
     let mut want_all = want.clone();

@@ -334,7 +334,7 @@ impl MarkCache {
         Some(blobs)
     }
 
-    /// Counts a listing of prefix directory `key` and remembers its `blobs`
+    /// Counts a listing of prefix directory `key` (on disk) and remembers its `blobs`
     /// when it is `complete` (every entry a blob, nothing unreadable) and
     /// its `version` (taken before listing it) had settled when the run
     /// started: a change made since gets other timestamps.
@@ -345,8 +345,13 @@ impl MarkCache {
         blobs: &[Blob],
         complete: bool,
     ) {
+        // Without a version (object storage) there is nothing to remember,
+        // nor a directory listing to count: the flat listing answered it.
+        let Some(version) = version else {
+            return;
+        };
         self.prefixes_listed.fetch_add(1, Ordering::Relaxed);
-        let (Some(version), Some(started)) = (version, self.started) else {
+        let Some(started) = self.started else {
             return;
         };
         if self.enabled && complete && version.settled_before(started, self.settle) {

@@ -262,9 +262,12 @@ impl S3Client {
         self.0.runtime.block_on(self.list_async(prefix, &Some))
     }
 
-    /// The objects under each prefix, all listed concurrently (at most
-    /// `max_in_flight` listings, and at most [`MAX_LISTINGS_IN_FLIGHT`], at a time), concatenated in the order of
-    /// `prefixes`. The first failure fails the call.
+    /// The objects whose keys start with each of `prefixes`, all listed
+    /// concurrently (at most `max_in_flight` listings, and at most
+    /// [`MAX_LISTINGS_IN_FLIGHT`], at a time), concatenated in the order of
+    /// `prefixes`. Prefixes are plain strings: `blobs/sha256/a` covers
+    /// `blobs/sha256/ab/...`; end one with `/` for a directory. The first
+    /// failure fails the call.
     pub fn list_many(&self, prefixes: &[String]) -> Result<Vec<ObjectInfo>, ClientError> {
         self.list_many_map(prefixes, Some)
     }
@@ -272,25 +275,6 @@ impl S3Client {
     /// [`S3Client::list_many`], each object mapped by `keep` as it arrives
     /// (`None`: left out), so that only what the caller keeps is held.
     pub fn list_many_map<T: Send>(
-        &self,
-        prefixes: &[String],
-        keep: impl Fn(ObjectInfo) -> Option<T> + Sync,
-    ) -> Result<Vec<T>, ClientError> {
-        let keep = &keep;
-        self.0.runtime.block_on(async {
-            let lists: Vec<Vec<T>> = futures::stream::iter(prefixes)
-                .map(|prefix| self.list_async(prefix, keep))
-                .buffered(self.0.max_in_flight.min(MAX_LISTINGS_IN_FLIGHT))
-                .try_collect()
-                .await?;
-            Ok(lists.into_iter().flatten().collect())
-        })
-    }
-
-    /// Every object whose key starts with one of `prefixes`, taken as plain
-    /// strings (`blobs/sha256/a` covers `blobs/sha256/ab/...`), each one flat
-    /// paginated listing, several in flight, mapped by `keep` as they arrive.
-    pub fn list_many_raw_map<T: Send>(
         &self,
         prefixes: &[String],
         keep: impl Fn(ObjectInfo) -> Option<T> + Sync,

@@ -37,7 +37,8 @@ const FIRST_PAGE: usize = 1000;
 
 /// Most pages the listing of `blobs/` goes on reading one after the other,
 /// when its first page says (see [`estimated_blob_keys`]) that the rest is
-/// that small: fewer requests than listing its 256 parts in parallel.
+/// that small: fewer requests than its [`LISTING_GROUPS`] listings in
+/// parallel (each ends with a partial page), for pages read one by one.
 const SEQUENTIAL_PAGES: u64 = 16;
 
 /// Most listings an area is split into (as many as are in flight at once).
@@ -202,7 +203,7 @@ impl S3Backend {
             let groups = grouped(&parts, LISTING_GROUPS);
             objects.extend(
                 self.client
-                    .list_many_raw_map(&groups, keep)
+                    .list_many_map(&groups, keep)
                     .map_err(|e| fail(&prefix, e))?,
             );
         }
