@@ -54,7 +54,7 @@ pub struct MarkCache {
     enabled: bool,
     /// The store this cache describes (see [`store_key`]).
     store: String,
-    /// The manifests of the file (its bytes are the arena).
+    /// The manifests of the file (the file's bytes, cut after them).
     loaded: Arena<Digest>,
     /// Which of `loaded` this run looked up (kept when saved), by slot.
     used: Box<[AtomicBool]>,
@@ -235,14 +235,13 @@ impl MarkCache {
 
     /// Reads the cache file at `path`, which must describe `store`.
     pub fn load(path: &Path, store: &str) -> Result<MarkCache, CacheError> {
-        let bytes = match std::fs::read(path) {
+        let mut bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(CacheError::Missing(path.to_path_buf()))
             }
             Err(e) => return Err(unusable(path, e.to_string())),
         };
-        let mut bytes = bytes;
         let decoded = decode(&bytes, store).map_err(|why| unusable(path, why))?;
         let mut cache = MarkCache::empty(store);
         let unused = |n: usize| (0..n).map(|_| AtomicBool::new(false)).collect();
