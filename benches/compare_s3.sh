@@ -281,34 +281,32 @@ def reqs(size, delay, mode, who):
     return None, ""
 def secs(t):
     return "–" if t is None else t if isinstance(t, str) else f"{t:.2f} s"
+FLAGS = {"-d": "`-d`", "-d-m": "`-d -m`", "real": "real", "real-m": "real `-m`"}
+mb = lambda x: "–" if x is None else f"{x:.0f} MB"
+def ratio(a, b):
+    return f"{a / b:.1f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–"
+def row(line, a, b):
+    """store, delay, mode, then times, requests and RSS of runs a and b."""
+    size, blobs, keys, delay, *mode = line.split()
+    key = "".join(mode)
+    (ta, ra), (tb, rb) = times(f"{size}-{delay}-{key}-{a}"), times(f"{size}-{delay}-{key}-{b}")
+    (qa, na), (qb, nb) = reqs(size, delay, key, a), reqs(size, delay, key, b)
+    q = lambda n, note: "–" if n is None else f"{n:,}{note}"
+    head = f"| {int(blobs):,} blobs ({int(keys):,} keys) | {delay} ms | {FLAGS[key]} |"
+    return head, (ta, tb, ratio(ta, tb)), (q(qa, na), q(qb, nb), ratio(qa, qb)), (mb(ra), mb(rb))
 print("| store | added latency | mode | upstream 2.8.2 | registry-gc | upstream / ours | requests upstream | requests ours | upstream / ours | max RSS upstream | max RSS ours |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for line in open(rows):
-    size, blobs, keys, delay, *mode = line.split()
-    key = "".join(mode)
-    flags = {"-d": "`-d`", "-d-m": "`-d -m`", "real": "real", "real-m": "real `-m`"}[key]
-    (tu, ru), (to, ro) = times(f"{size}-{delay}-{key}-up"), times(f"{size}-{delay}-{key}-ours")
-    (qu, nu), (qo, no) = reqs(size, delay, key, "up"), reqs(size, delay, key, "ours")
-    speed = f"{tu / to:.1f}x" if isinstance(tu, float) and isinstance(to, float) else "–"
-    rq = f"{qu / qo:.1f}x" if qu and qo else "–"
-    mb = lambda x: "–" if x is None else f"{x:.0f} MB"
-    q = lambda n, note: "–" if n is None else f"{n:,}{note}"
-    print(f"| {int(blobs):,} blobs ({int(keys):,} keys) | {delay} ms | {flags} | {secs(tu)} | {secs(to)} | {speed} | {q(qu, nu)} | {q(qo, no)} | {rq} | {mb(ru)} | {mb(ro)} |")
+    head, (ta, tb, speed), (qa, qb, rq), (ra, rb) = row(line, "up", "ours")
+    print(f"{head} {secs(ta)} | {secs(tb)} | {speed} | {qa} | {qb} | {rq} | {ra} | {rb} |")
 second = [l for l in open(rows) if read(f"{l.split()[0]}-{l.split()[3]}-{''.join(l.split()[4:])}-ours-second", ".times")]
 if second:
     print()
     print("| store | added latency | mode | first run (empty cache) | second run (cache) | first / second | requests first | requests second | max RSS first | max RSS second |")
     print("|---|---|---|---|---|---|---|---|---|---|")
 for line in second:
-    size, blobs, keys, delay, *mode = line.split()
-    key = "".join(mode)
-    flags = {"-d": "`-d`", "-d-m": "`-d -m`", "real": "real", "real-m": "real `-m`"}[key]
-    (t1, r1), (t2, r2) = times(f"{size}-{delay}-{key}-ours"), times(f"{size}-{delay}-{key}-ours-second")
-    (q1, _), (q2, _) = reqs(size, delay, key, "ours"), reqs(size, delay, key, "ours-second")
-    speed = f"{t1 / t2:.1f}x" if isinstance(t1, float) and isinstance(t2, float) else "–"
-    mb = lambda x: "–" if x is None else f"{x:.0f} MB"
-    q = lambda n: "–" if n is None else f"{n:,}"
-    print(f"| {int(blobs):,} blobs ({int(keys):,} keys) | {delay} ms | {flags} | {secs(t1)} | {secs(t2)} | {speed} | {q(q1)} | {q(q2)} | {mb(r1)} | {mb(r2)} |")
+    head, (ta, tb, speed), (qa, qb, _), (ra, rb) = row(line, "ours", "ours-second")
+    print(f"{head} {secs(ta)} | {secs(tb)} | {speed} | {qa} | {qb} | {ra} | {rb} |")
 EOF
 )
 echo
