@@ -135,19 +135,6 @@ fn push_image(
     m
 }
 
-/// A copy of `store` (its root and a config pointing at the copy).
-fn copy(store: &Store) -> Store {
-    let other = empty_store();
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(&store.root)
-        .arg(&other.root)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    other
-}
-
 fn ok(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -234,7 +221,7 @@ fn sha512_uploads_stay_served_after_collection() {
     assert!(store.blob_data(&sha256(layer.as_bytes())).exists());
 
     assert_inventory_matches(&store);
-    let theirs = [copy(&store), copy(&store)];
+    let theirs = [store_copy(&store), store_copy(&store)];
     for flags in [&[][..], &["-m"]] {
         let out = ok(&run_ours(&store, flags));
         assert!(
@@ -290,7 +277,7 @@ fn a_manifest_used_as_a_layer_is_a_blob() {
         served.push(&src, "pulled/image:v1").unwrap();
     }
     assert_inventory_matches(&store);
-    let theirs = copy(&store);
+    let theirs = store_copy(&store);
     let before = blobs_and_manifests(&store);
     let ours_out = ok(&run_ours(&store, &["-m"]));
     let theirs_out = ok(&run_oracle(&theirs, &["-m"]));
@@ -346,8 +333,8 @@ fn referrers_go_with_delete_untagged_unless_kept() {
         );
     }
     let digest = |m: &String| sha256(m.as_bytes());
-    let with_flag = copy(&store);
-    let theirs = copy(&store);
+    let with_flag = store_copy(&store);
+    let theirs = store_copy(&store);
 
     // Without --keep-referrers: as upstream, every untagged referrer goes.
     let ours_out = ok(&run_ours(&store, &["-m"]));

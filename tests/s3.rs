@@ -784,14 +784,7 @@ fn split_listings_find_every_key() {
             lists <= n_keys / 1000 + 2 * 16 + 6,
             "{mode}: {lists} listings"
         );
-        let copy = empty_store();
-        let cp = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(&disk.root)
-            .arg(&copy.root)
-            .status()
-            .unwrap();
-        assert!(cp.success());
+        let copy = store_copy(&disk);
         let files_before = copy.files();
         let d = run_ours(&copy, flags);
         assert!(d.status.success(), "{mode} on disk: {d:?}");

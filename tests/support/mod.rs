@@ -109,6 +109,19 @@ pub fn empty_store() -> Store {
     store
 }
 
+/// A copy of `store` (its root, `cp -a`, and a config pointing at the copy).
+pub fn store_copy(store: &Store) -> Store {
+    let other = empty_store();
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg(&store.root)
+        .arg(&other.root)
+        .status()
+        .expect("run cp -a");
+    assert!(st.success(), "cp -a {} failed", store.root.display());
+    other
+}
+
 impl Store {
     /// `root/docker/registry/v2`.
     pub fn v2(&self) -> PathBuf {
