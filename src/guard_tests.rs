@@ -5,6 +5,7 @@ use crate::delete::fail_next_removal;
 use crate::digest::Digest;
 use crate::error::GcError;
 use crate::plan::{plan, Options};
+use crate::store::fs::fail_next_open;
 use crate::sweep;
 use crate::testing::Store;
 use std::fs;
@@ -193,6 +194,24 @@ fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
     assert!(!s.layout.layer_link("a", &missing).exists());
     assert!(!s.layout.layer_link("a", &swept).exists());
     assert_eq!((applied.blobs, applied.layer_links), (1, 2));
+}
+
+#[test]
+fn a_blob_prefix_that_cannot_be_opened_aborts_the_plan() {
+    // Listed, then not opened (EIO, injected): never read as "no blobs",
+    // which would skip the tagged manifest stored there and sweep its layers.
+    let (s, tagged, _) = store();
+    let prefix = s.layout.blob_dir(&tagged).parent().unwrap().to_path_buf();
+    for delete_untagged in [false, true] {
+        fail_next_open(&prefix, libc::EIO);
+        match plan(&s.layout, options(delete_untagged, None)) {
+            Err(GcError::Enumerate(f)) => {
+                assert_eq!(f.path, prefix, "{f}");
+                assert_eq!(f.message, "open: input/output error");
+            }
+            other => panic!("expected an enumeration fault, got {other:?}"),
+        }
+    }
 }
 
 /// Plans `-m` on [`store`], breaks the untagged manifest's deletion with

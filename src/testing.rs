@@ -129,6 +129,31 @@ impl Store {
     }
 }
 
+/// Paths armed to make their next operation fail with an OS error: how
+/// tests make the kernel fail on demand (EIO, EBUSY, EROFS even as root)
+/// at the seams of the filesystem backend.
+pub(crate) struct ArmedFaults(std::sync::Mutex<Vec<(PathBuf, i32)>>);
+
+impl ArmedFaults {
+    pub(crate) const fn new() -> ArmedFaults {
+        ArmedFaults(std::sync::Mutex::new(Vec::new()))
+    }
+
+    /// Makes the next operation on `path` fail with OS error `errno`.
+    pub(crate) fn arm(&self, path: &Path, errno: i32) {
+        self.0.lock().unwrap().push((path.to_path_buf(), errno));
+    }
+
+    /// The error armed for `path` (disarming it), if any.
+    pub(crate) fn take(&self, path: &Path) -> std::io::Result<()> {
+        let mut armed = self.0.lock().unwrap();
+        match armed.iter().position(|(p, _)| p == path) {
+            Some(i) => Err(std::io::Error::from_raw_os_error(armed.remove(i).1)),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `depth` directories named `d`, each inside the previous, below `dir`,
 /// made and removed with `mkdirat`/`openat`/`unlinkat` since their paths
 /// outgrow `PATH_MAX`. Removed on drop.

@@ -400,8 +400,13 @@ mod tests {
         s.tag("a", "t", &m);
         let gone = Digest::sha256_of(b"never stored");
         s.link(s.layout.layer_link("a", &gone), &gone);
+        // A link naming another digest is left alone, even when that digest
+        // (of the same algorithm) is gone: only an alias of another
+        // algorithm follows its target.
         let odd = Digest::sha256_of(b"odd");
-        s.link(s.layout.layer_link("a", &odd), &m); // names another digest: left alone
+        s.link(s.layout.layer_link("a", &odd), &m);
+        let odd_to_gone = Digest::sha256_of(b"odd, naming a missing blob");
+        s.link(s.layout.layer_link("a", &odd_to_gone), &gone);
         let p = s.plan(false);
         assert_eq!(p.repos[0].layer_links, vec![gone]);
         assert!(p.blobs.is_empty());

@@ -185,6 +185,42 @@ mod tests {
     use crate::testing::Store;
 
     #[test]
+    fn a_manifest_pushed_again_during_the_run_is_rescued_never_through_a_symlink() {
+        let s = Store::new();
+        let kept = s.image("r", &["kept"]);
+        s.tag("r", "v1", &kept);
+        // Deleted through the API before the run, pushed again during it.
+        let again = s.image("r", &["pushed again"]);
+        let link = s.layout.revision_dir("r", &again).join("link");
+        std::fs::remove_file(&link).unwrap();
+        let mut p = s.plan(false);
+        assert_eq!((p.blobs.len(), p.layer_link_count()), (3, 2));
+        s.link(link, &again);
+
+        // Its manifest is not read through a symlink (moved out, linked back).
+        let data = s.layout.blob_data(&again);
+        let outside = tempfile::tempdir().unwrap();
+        let moved = outside.path().join("data");
+        std::fs::rename(&data, &moved).unwrap();
+        std::os::unix::fs::symlink(&moved, &data).unwrap();
+        match recheck(&s.layout, &mut p) {
+            Err(GcError::Mark(f)) => {
+                assert_eq!(f, crate::fsutil::symlink_fault(&data));
+            }
+            other => panic!("expected a symlink fault, got {other:?}"),
+        }
+        std::fs::remove_file(&data).unwrap();
+        std::fs::rename(&moved, &data).unwrap();
+
+        let rescued = recheck(&s.layout, &mut p).unwrap();
+        assert_eq!(
+            (rescued.roots, rescued.blobs, rescued.layer_links),
+            (1, 3, 2)
+        );
+        assert_eq!((p.blobs.len(), p.layer_link_count()), (0, 0));
+    }
+
+    #[test]
     fn referrers_of_a_manifest_tagged_meanwhile_are_rescued() {
         let s = Store::new();
         let tagged = s.image("r", &["kept"]);

@@ -239,35 +239,29 @@ mod sys {
 
     #[cfg(test)]
     pub(crate) mod faults {
+        use crate::testing::ArmedFaults;
         use std::io;
-        use std::path::{Path, PathBuf};
-        use std::sync::Mutex;
+        use std::path::Path;
 
-        static ARMED: Mutex<Vec<(PathBuf, i32)>> = Mutex::new(Vec::new());
+        static ARMED: ArmedFaults = ArmedFaults::new();
 
         /// Makes the next removal of `path` fail with OS error `errno`.
         pub(crate) fn arm(path: &Path, errno: i32) {
-            ARMED.lock().unwrap().push((path.to_path_buf(), errno));
-        }
-
-        fn take(path: &Path) -> io::Result<()> {
-            let mut armed = ARMED.lock().unwrap();
-            match armed.iter().position(|(p, _)| p == path) {
-                Some(i) => Err(io::Error::from_raw_os_error(armed.remove(i).1)),
-                None => Ok(()),
-            }
+            ARMED.arm(path, errno);
         }
 
         pub(crate) fn remove_dir(path: &Path) -> io::Result<()> {
-            take(path).and_then(|()| std::fs::remove_dir(path))
+            ARMED.take(path).and_then(|()| std::fs::remove_dir(path))
         }
 
         pub(crate) fn remove_dir_all(path: &Path) -> io::Result<()> {
-            take(path).and_then(|()| std::fs::remove_dir_all(path))
+            ARMED
+                .take(path)
+                .and_then(|()| std::fs::remove_dir_all(path))
         }
 
         pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
-            take(path).and_then(|()| std::fs::remove_file(path))
+            ARMED.take(path).and_then(|()| std::fs::remove_file(path))
         }
     }
 }

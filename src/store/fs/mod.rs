@@ -70,7 +70,7 @@ impl Backend for FsBackend {
     ) -> Result<Vec<io::Result<Option<Stat>>>, Fault> {
         // Looked up relative to the open directory: a two-component lookup
         // per child instead of the whole path's.
-        let open = match std::fs::File::open(dir) {
+        let open = match sys::open_dir(dir) {
             Ok(d) => d,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok(names.iter().map(|_| Ok(None)).collect())
@@ -135,6 +135,37 @@ impl Backend for FsBackend {
         Ok(Box::new(StoreLock::acquire(layout.root())?))
     }
 }
+
+/// Opening a directory by path, through which tests make an open fail as
+/// the kernel will not on demand. Outside tests it is `File::open`.
+mod sys {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    #[cfg(not(test))]
+    pub(super) fn open_dir(path: &Path) -> io::Result<File> {
+        File::open(path)
+    }
+
+    #[cfg(test)]
+    static ARMED: crate::testing::ArmedFaults = crate::testing::ArmedFaults::new();
+
+    #[cfg(test)]
+    pub(super) fn open_dir(path: &Path) -> io::Result<File> {
+        ARMED.take(path).and_then(|()| File::open(path))
+    }
+
+    /// Makes the next open of directory `path` fail with OS error `errno`.
+    #[cfg(test)]
+    pub(crate) fn fail_next_open(path: &Path, errno: i32) {
+        ARMED.arm(path, errno);
+    }
+}
+
+/// Test seam: makes the next open of a directory fail with an OS error.
+#[cfg(test)]
+pub(crate) use sys::fail_next_open;
 
 #[cfg(test)]
 mod tests {
