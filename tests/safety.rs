@@ -472,3 +472,42 @@ fn sigint_stops_between_deletions_and_a_rerun_finishes() {
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(summary_counts(&out(&run_ours(&store, &["-d", "-m"]))).1, 0);
 }
+
+/// With `--keep-going`, a blob the enumeration could not read leaves it
+/// unknown whether the manifest stored there exists: its revision makes the
+/// repository unreadable (so everything it links is kept), instead of being
+/// skipped as a revision whose manifest is gone. (Skipping it swept the
+/// layers of a tagged image while saying everything was kept: the unit test
+/// `keep_going_protects_a_repository_whose_manifest_blob_could_not_be_listed`
+/// shows that plan; on the demo store another repository's read of the same
+/// manifest happened to stop the run.)
+#[test]
+fn keep_going_never_takes_an_unreadable_manifest_blob_for_a_missing_one() {
+    let store = fixture_copy("demo");
+    let base = store.tag_digest("library/base", "latest").unwrap();
+    let data = store.blob_data(&base);
+    fs::remove_file(&data).unwrap();
+    fs::create_dir(&data).unwrap();
+    let linked: Vec<String> = fs::read_dir(store.repo("library/base").join("_layers/sha256"))
+        .unwrap()
+        .map(|e| format!("sha256:{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert!(!linked.is_empty());
+    let o = run_ours(&store, &["-m", "--keep-going"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    let log = err(&o);
+    for d in &linked {
+        assert!(
+            store.blob_data(d).exists(),
+            "{d}, linked by library/base, was swept"
+        );
+    }
+    assert!(log.contains("blob data is not a regular file"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "failed to retrieve manifest for digest {base}: its blob directory could not be listed"
+        )),
+        "{log}"
+    );
+    assert!(store.tag_digest("library/base", "latest").is_some());
+}

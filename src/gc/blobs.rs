@@ -5,6 +5,7 @@ use crate::error::{Fault, GcError};
 use crate::fsutil::{io_pool, symlink_fault, Kind, Stat};
 use crate::layout::Layout;
 use rayon::prelude::*;
+use std::collections::HashSet;
 use std::io;
 use std::path::Path;
 use std::time::SystemTime;
@@ -25,19 +26,52 @@ pub struct Blob {
 /// path is an error (upstream would enumerate it and then fail or panic
 /// midway through a sweep); other stray files are ignored, as upstream does.
 pub fn enumerate(layout: &Layout) -> Result<Vec<Blob>, GcError> {
-    enumerate_with(layout, false).map(|(blobs, _)| blobs)
+    enumerate_with(layout, false).map(|e| e.blobs)
+}
+
+/// What [`enumerate_with`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Enumeration {
+    /// The blobs, sorted by digest.
+    pub(crate) blobs: Vec<Blob>,
+    /// With `keep_going`: what could not be listed.
+    pub(crate) faults: Vec<Fault>,
+    /// Where those faults leave it unknown which blobs exist.
+    pub(crate) unsure: Unsure,
+}
+
+/// Where the enumeration could not tell which blobs exist (with
+/// `keep_going`): a blob missing from it there may well exist, so a revision
+/// naming it must not be taken for one whose manifest is gone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Unsure {
+    #[default]
+    Nowhere,
+    /// These prefix directories (`<alg>/<hh>`).
+    Prefixes(HashSet<(Algorithm, String)>),
+    /// A digest algorithm's directory could not be listed.
+    Everywhere,
+}
+
+impl Unsure {
+    /// Whether blob `d` may exist although it was not enumerated.
+    pub(crate) fn covers(&self, d: &Digest) -> bool {
+        match self {
+            Unsure::Nowhere => false,
+            Unsure::Everywhere => true,
+            Unsure::Prefixes(p) => p.contains(&(d.algorithm(), d.hex()[..2].to_string())),
+        }
+    }
 }
 
 /// [`enumerate`]; with `keep_going`, a bad entry is left out (so it is never
-/// deleted) and returned among the faults instead of ending the listing.
-pub(crate) fn enumerate_with(
-    layout: &Layout,
-    keep_going: bool,
-) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {
+/// deleted) and returned among the faults instead of ending the listing, and
+/// where it leaves the blobs unknown is said.
+pub(crate) fn enumerate_with(layout: &Layout, keep_going: bool) -> Result<Enumeration, GcError> {
     io_pool().install(|| enumerate_in(layout, keep_going))
 }
 
-fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fault>), GcError> {
+fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<Enumeration, GcError> {
     let root = layout.blobs();
     let store = layout.backend();
     let algs = match store.list(&root) {
@@ -75,6 +109,11 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fau
             _ => {}
         }
     }
+    // A fault above the prefixes: which blobs exist is unknown anywhere.
+    let mut unsure = match faults.list.is_empty() {
+        true => Unsure::Nowhere,
+        false => Unsure::Everywhere,
+    };
     let per_prefix: Vec<(Vec<Blob>, Vec<Fault>)> = prefixes
         .par_iter()
         .map(|(alg, path, entry)| {
@@ -107,12 +146,27 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<(Vec<Blob>, Vec<Fau
         })
         .collect::<Result<_, GcError>>()?;
     let mut blobs = Vec::with_capacity(per_prefix.iter().map(|(b, _)| b.len()).sum());
-    for (b, f) in per_prefix {
+    for ((alg, _, entry), (b, f)) in prefixes.iter().zip(per_prefix) {
+        // Any fault in a prefix directory (its own, a blob's) leaves it unsure.
+        if let (false, Some(name), Unsure::Nowhere | Unsure::Prefixes(_)) =
+            (f.is_empty(), entry.name_str(), &unsure)
+        {
+            let mut set = match std::mem::take(&mut unsure) {
+                Unsure::Prefixes(set) => set,
+                _ => HashSet::new(),
+            };
+            set.insert((*alg, name.to_string()));
+            unsure = Unsure::Prefixes(set);
+        }
         blobs.extend(b);
         faults.list.extend(f);
     }
     blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
-    Ok((blobs, faults.list))
+    Ok(Enumeration {
+        blobs,
+        faults: faults.list,
+        unsure,
+    })
 }
 
 /// Faults met while listing: an error, or (with `keep_going`) a list.
@@ -215,12 +269,12 @@ fn blob_in(
     };
     if meta.kind != Kind::File {
         let what = if meta.kind == Kind::Symlink {
-            "symbolic link"
+            "a symbolic link"
         } else {
             "not a regular file"
         };
         return Err(Fault::new(
-            format!("blob data is a {what}"),
+            format!("blob data is {what}"),
             &dir.join("data"),
         ));
     }

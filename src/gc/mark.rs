@@ -1,7 +1,7 @@
 //! The mark phase, one repository at a time and repositories in parallel:
 //! which manifests are roots, and everything they reach.
 
-use crate::blobs::Blob;
+use crate::blobs::{Blob, Unsure};
 use crate::digest::{Algorithm, Digest};
 use crate::discover::Repository;
 use crate::error::{Fault, GcError};
@@ -29,6 +29,10 @@ pub(crate) struct MarkOptions {
     /// With `-m`: an untagged manifest whose `subject` names a kept
     /// manifest of its repository is kept too (recursively).
     pub(crate) keep_referrers: bool,
+    /// Where the blob enumeration could not tell which blobs exist (with
+    /// `keep_going`): a revision whose blob is missing there makes its
+    /// repository unreadable (so protected), never skipped.
+    pub(crate) unsure: Unsure,
 }
 
 /// Everything the mark phase learnt about one repository.
@@ -219,7 +223,7 @@ pub(crate) fn mark_repository(
     options: &MarkOptions,
 ) -> Result<RepoMark, Fault> {
     let young_after = options.young_after.filter(|_| options.delete_untagged);
-    let (revisions, young) = read_revisions(layout, name, blobs, young_after)?;
+    let (revisions, young) = read_revisions(layout, name, blobs, young_after, &options.unsure)?;
     let revision_set: HashSet<Digest> = revisions.iter().cloned().collect();
     let tags = if options.delete_untagged {
         read_tags(layout, name, &layout.cache().tags(name))?
@@ -347,11 +351,14 @@ pub(crate) fn protect_repository(layout: &Layout, name: &str, fault: Fault) -> R
 
 /// Revision digests whose link parses and whose blob exists, in walk order,
 /// and (when `young_after` is set) those whose link was written since then.
+/// A revision whose blob was not enumerated where the enumeration is
+/// `unsure` is a fault: its manifest may exist and reach anything.
 fn read_revisions(
     layout: &Layout,
     repo: &str,
     blobs: &[Blob],
     young_after: Option<SystemTime>,
+    unsure: &Unsure,
 ) -> Result<(Vec<Digest>, Vec<Digest>), Fault> {
     let dirs = revision_dirs(layout, &layout.revisions(repo))?;
     let found: Vec<Option<(Digest, bool)>> = dirs
@@ -362,6 +369,12 @@ fn read_revisions(
                 return Ok(None);
             };
             let young = matches!((young_after, modified), (Some(after), Some(m)) if m >= after);
+            if find_blob(blobs, &d).is_none() && unsure.covers(&d) {
+                return Err(Fault::new(
+                    format!("failed to retrieve manifest for digest {d}: its blob directory could not be listed"),
+                    &layout.blob_data(&d),
+                ));
+            }
             Ok(find_blob(blobs, &d).map(|_| (d, young)))
         })
         .collect::<Result<_, Fault>>()?;

@@ -150,12 +150,17 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
         },
     );
     let repos = repos?;
-    let (present, mut faults) = present?;
+    let blobs::Enumeration {
+        blobs: present,
+        mut faults,
+        unsure,
+    } = present?;
     let mark_options = MarkOptions {
         delete_untagged: options.delete_untagged,
         young_after,
         keep_going: options.keep_going,
         keep_referrers: options.keep_referrers,
+        unsure,
     };
     let (marks, mark_phase) = Phase::time("mark", || {
         mark::mark_all_with(layout, &repos, &present, &mark_options)
@@ -391,6 +396,38 @@ mod tests {
         assert!(p.repos[0].layer_links.is_empty());
         let p = s.plan(false);
         assert_eq!((p.marked, p.blobs.len()), (3, 0));
+    }
+
+    #[test]
+    fn keep_going_protects_a_repository_whose_manifest_blob_could_not_be_listed() {
+        let s = Store::new();
+        let image = s.image("r", &["one", "two"]);
+        s.tag("r", "v1", &image);
+        let orphan = s.blob(b"orphan");
+        let data = s.layout.blob_data(&image);
+        std::fs::remove_file(&data).unwrap();
+        std::fs::create_dir(&data).unwrap();
+        for delete_untagged in [false, true] {
+            let options = Options {
+                delete_untagged,
+                keep_going: true,
+                ..Options::default()
+            };
+            let p = plan(&s.layout, options).unwrap();
+            let doomed: Vec<&Digest> = p.blobs.iter().map(|b| &b.digest).collect();
+            assert_eq!(doomed, [&orphan], "-m: {delete_untagged}");
+            assert!(p.repos.iter().all(|r| r.layer_links.is_empty()));
+            let faults: Vec<String> = p.faults.iter().map(|f| f.to_string()).collect();
+            assert_eq!(faults.len(), 2, "{faults:?}");
+            assert!(
+                faults[0].starts_with("blob data is not a regular file"),
+                "{faults:?}"
+            );
+            assert!(
+                faults[1].contains("its blob directory could not be listed"),
+                "{faults:?}"
+            );
+        }
     }
 
     #[test]

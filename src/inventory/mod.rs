@@ -126,11 +126,17 @@ pub fn inventory(layout: &Layout, options: &Options) -> Result<Inventory, GcErro
         || discover::discover_with(layout, keep_going),
         || blobs::enumerate_with(layout, keep_going),
     );
-    let (repos, (present, mut faults)) = (repos?, present?);
+    let repos = repos?;
+    let blobs::Enumeration {
+        blobs: present,
+        mut faults,
+        unsure,
+    } = present?;
     let mark = |delete_untagged| {
         let options = MarkOptions {
             delete_untagged,
             keep_going,
+            unsure: unsure.clone(),
             ..MarkOptions::default()
         };
         mark::mark_all_with(layout, &repos, &present, &options)
