@@ -223,9 +223,7 @@ fn prefix_blobs(
         }
     }
     if dirs.is_empty() {
-        let complete = faults.list.len() == faults_before;
-        let cache = layout.cache();
-        cache.learn_blob_prefix(&key, version.as_ref(), &[], complete);
+        // Not remembered: listing it again costs one readdir.
         return Ok(Vec::new());
     }
     let names: Vec<&std::ffi::OsStr> = dirs.iter().map(|e| e.name.as_os_str()).collect();
@@ -343,6 +341,55 @@ mod tests {
 
     fn err(layout: &Layout) -> String {
         enumerate(layout).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_symlink_at_any_level_is_an_error_not_an_empty_directory() {
+        let outside = tempfile::tempdir().unwrap();
+        for rel in ["sha256", "sha256/ff", &format!("sha256/ff/{HEX}")] {
+            let (_dir, layout) = store();
+            let path = layout.blobs().join(rel);
+            fs::rename(&path, outside.path().join("moved")).unwrap();
+            std::os::unix::fs::symlink(outside.path().join("moved"), &path).unwrap();
+            assert_eq!(
+                err(&layout),
+                format!(
+                    "error enumerating blobs: symbolic link inside the store: registry-gc does not follow it (in {})",
+                    path.display()
+                ),
+                "{rel}"
+            );
+            fs::remove_file(&path).unwrap();
+            fs::remove_dir_all(outside.path().join("moved")).unwrap();
+        }
+    }
+
+    #[test]
+    fn keep_going_says_which_prefixes_it_could_not_list() {
+        let (_dir, layout) = store();
+        let known = Digest::parse(&format!("sha256:{HEX}")).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let mut bad = Vec::new();
+        for hh in ["0a", "0b"] {
+            let d = Digest::parse(&format!("sha256:{hh}{}", &HEX[2..])).unwrap();
+            let path = layout.blobs().join("sha256").join(hh);
+            std::os::unix::fs::symlink(outside.path(), &path).unwrap();
+            bad.push(d);
+        }
+        let found = enumerate_with(&layout, true).unwrap();
+        assert_eq!(found.faults.len(), 2);
+        assert!(
+            bad.iter().all(|d| found.unsure.covers(d)),
+            "{:?}",
+            found.unsure
+        );
+        let elsewhere = Digest::parse(&format!("sha256:0c{}", &HEX[2..])).unwrap();
+        assert!(!found.unsure.covers(&elsewhere) && !found.unsure.covers(&known));
+        let (_clean, clean) = store();
+        assert_eq!(
+            enumerate_with(&clean, true).unwrap().unsure,
+            Unsure::Nowhere
+        );
     }
 
     #[test]
