@@ -831,9 +831,9 @@ mod tests {
         assert!(got.contains(&pending));
         // A blob goes (its prefix directory changes): listed again, gone.
         std::fs::remove_dir_all(s.layout.blob_dir(&blobs[0])).unwrap();
-        let (got, how) = run(MarkCache::load(&path, STORE).unwrap());
+        // (Served from the cache it would still be there.)
+        let (got, _) = run(MarkCache::load(&path, STORE).unwrap());
         assert!(!got.contains(&blobs[0]) && got.contains(&blobs[1]));
-        assert!(how.listed >= 1, "{how:?}");
         // A prefix changed just before a run is listed but not remembered.
         std::thread::sleep(settle * 2);
         run(MarkCache::load(&path, STORE).unwrap());
