@@ -403,6 +403,42 @@ mod tests {
     }
 
     #[test]
+    fn stray_directories_are_searched_for_data_down_to_the_depth_limit() {
+        let (_dir, layout) = store();
+        // Only a file named `data` is refused: other files in a stray
+        // directory are left alone, as upstream does.
+        let stray = layout.blobs().join("md5");
+        fs::create_dir_all(stray.join("d4")).unwrap();
+        fs::write(stray.join("README"), "x").unwrap();
+        fs::write(stray.join("d4/notes"), "x").unwrap();
+        assert_eq!(enumerate(&layout).unwrap().len(), 1);
+        // A `data` file at the deepest level searched is found ...
+        let mut deepest = stray.clone();
+        for _ in 0..MAX_STRAY_DEPTH {
+            deepest.push("d");
+        }
+        fs::create_dir_all(&deepest).unwrap();
+        fs::write(deepest.join("data"), "x").unwrap();
+        assert_eq!(
+            err(&layout),
+            format!(
+                "error enumerating blobs: unsupported digest algorithm (in {})",
+                deepest.join("data").display()
+            )
+        );
+        // ... and a directory one level deeper is refused, not searched.
+        fs::remove_file(deepest.join("data")).unwrap();
+        fs::create_dir(deepest.join("d")).unwrap();
+        assert_eq!(
+            err(&layout),
+            format!(
+                "error enumerating blobs: unsupported digest algorithm: directory nested deeper than {MAX_STRAY_DEPTH} levels (in {})",
+                deepest.join("d").display()
+            )
+        );
+    }
+
+    #[test]
     fn bad_shapes_are_errors() {
         let (_dir, layout) = store();
         let put = |rel: &str| {
