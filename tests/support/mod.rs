@@ -594,15 +594,33 @@ impl Drop for Served {
     }
 }
 
+/// The cargo profile this test binary was built with: the name of its
+/// directory under `target/` (`debug` is the `dev` profile's).
+fn test_profile() -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .and_then(Path::file_name)
+        .expect("target/<profile>/deps/<test binary>");
+    match dir.to_string_lossy() {
+        d if d == "debug" => "dev".to_string(),
+        d => d.into_owned(),
+    }
+}
+
 /// A store written by `examples/synth-store.rs` (built with the test's profile).
 pub fn synth_store(args: &[&str]) -> Store {
     let store = empty_store();
     let mut c = Command::new(env!("CARGO"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["run", "--quiet", "--example", "synth-store"]);
-    if !cfg!(debug_assertions) {
-        c.arg("--release");
-    }
+    c.current_dir(env!("CARGO_MANIFEST_DIR")).args([
+        "run",
+        "--quiet",
+        "--profile",
+        &test_profile(),
+        "--example",
+        "synth-store",
+    ]);
     let out = c
         .arg("--")
         .arg(&store.root)
