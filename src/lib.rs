@@ -22,6 +22,7 @@ pub mod report;
 pub mod report_file;
 pub mod run_report;
 pub mod store;
+pub(crate) use gc::scan;
 pub use gc::{blobs, cache, discover, mark, plan, recheck, sweep};
 pub(crate) use gc::{manifests, marked};
 pub(crate) use store::delete;

@@ -10,4 +10,5 @@ pub mod mark;
 pub(crate) mod marked;
 pub mod plan;
 pub mod recheck;
+pub(crate) mod scan;
 pub mod sweep;

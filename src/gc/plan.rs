@@ -1,14 +1,14 @@
 //! One plan per run: what a dry run prints and a real run applies.
 
-use crate::blobs::{self, Blob};
+use crate::blobs::Blob;
 use crate::digest::Digest;
-use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::fsutil::io_pool;
 use crate::layout::Layout;
 use crate::manifests;
 use crate::mark::{self, MarkOptions, Root};
 use crate::marked::Marked;
+use crate::scan::{scan, Scan};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
@@ -137,24 +137,13 @@ pub fn plan(layout: &Layout, options: Options) -> Result<Plan, GcError> {
     let young_after = options
         .grace_period
         .map(|g| started.checked_sub(g).unwrap_or(SystemTime::UNIX_EPOCH));
-    let ((repos, discover_phase), (present, enumerate_phase)) = rayon::join(
-        || {
-            Phase::time("discover", || {
-                discover::discover_with(layout, options.keep_going)
-            })
-        },
-        || {
-            Phase::time("enumerate blobs", || {
-                blobs::enumerate_with(layout, options.keep_going)
-            })
-        },
-    );
-    let repos = repos?;
-    let blobs::Enumeration {
+    let Scan {
+        repos,
         blobs: present,
         mut faults,
         unsure,
-    } = present?;
+        phases: [discover_phase, enumerate_phase],
+    } = scan(layout, options.keep_going)?;
     let mark_options = MarkOptions {
         delete_untagged: options.delete_untagged,
         young_after,

@@ -11,14 +11,14 @@ mod render;
 pub use glob::{warn_unmatched, Glob};
 pub use render::{write_csv, write_json, write_table};
 
-use crate::blobs::{self, Blob};
+use crate::blobs::Blob;
 use crate::digest::Digest;
-use crate::discover;
 use crate::error::{Fault, GcError};
 use crate::layout::Layout;
 use crate::manifest::Manifest;
 use crate::manifests;
 use crate::mark::{self, find_blob, MarkOptions, RepoMark};
+use crate::scan::{scan, Scan};
 use rayon::prelude::*;
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
@@ -122,16 +122,13 @@ pub struct Options {
 /// Takes the inventory of the store. Reads only; takes no lock.
 pub fn inventory(layout: &Layout, options: &Options) -> Result<Inventory, GcError> {
     let keep_going = options.keep_going;
-    let (repos, present) = rayon::join(
-        || discover::discover_with(layout, keep_going),
-        || blobs::enumerate_with(layout, keep_going),
-    );
-    let repos = repos?;
-    let blobs::Enumeration {
+    let Scan {
+        repos,
         blobs: present,
         mut faults,
         unsure,
-    } = present?;
+        ..
+    } = scan(layout, keep_going)?;
     let mark = |delete_untagged| {
         let options = MarkOptions {
             delete_untagged,
@@ -356,7 +353,7 @@ mod tests {
             st.tagged.bytes + st.untagged_only.bytes + st.orphan.bytes,
             st.total.bytes
         );
-        assert!(find_blob(&blobs::enumerate(&s.layout).unwrap(), &orphan).is_some());
+        assert!(find_blob(&crate::blobs::enumerate(&s.layout).unwrap(), &orphan).is_some());
     }
 
     #[test]
