@@ -99,28 +99,34 @@ pub fn plan(
         .map(|r| read_uploads(layout, &r.name, now))
         .collect::<Result<_, Fault>>()
         .map_err(PurgeError::Read)?;
-    let mut plan = UploadPlan::default();
-    for u in found.into_iter().flatten() {
-        if u.age > older_than {
-            plan.purge.push(u);
-        } else {
-            plan.kept += 1;
-        }
-    }
+    let (purge, kept) = older_than_limit(found.into_iter().flatten(), |u| u.age, older_than);
     let mut pending = layout
         .backend()
         .pending_uploads()
         .map_err(PurgeError::Read)?;
     pending.sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
-    for upload in pending {
-        let age = now.duration_since(upload.started).unwrap_or(Duration::ZERO);
-        if age > older_than {
-            plan.multipart.push(Multipart { upload, age });
-        } else {
-            plan.multipart_kept += 1;
-        }
-    }
-    Ok(plan)
+    let pending = pending.into_iter().map(|upload| Multipart {
+        age: now.duration_since(upload.started).unwrap_or(Duration::ZERO),
+        upload,
+    });
+    let (multipart, multipart_kept) = older_than_limit(pending, |m| m.age, older_than);
+    Ok(UploadPlan {
+        purge,
+        kept,
+        multipart,
+        multipart_kept,
+    })
+}
+
+/// The items older than `limit`, in order, and how many others there were.
+/// One rule for upload directories and multipart uploads alike.
+fn older_than_limit<T>(
+    items: impl Iterator<Item = T>,
+    age: impl Fn(&T) -> Duration,
+    limit: Duration,
+) -> (Vec<T>, usize) {
+    let (older, younger): (Vec<T>, Vec<T>) = items.partition(|item| age(item) > limit);
+    (older, younger.len())
 }
 
 fn read_uploads(layout: &Layout, repo: &str, now: SystemTime) -> Result<Vec<Upload>, Fault> {
@@ -290,6 +296,8 @@ mod tests {
         assert_eq!(t("2026-11-23T11:41:09Z"), Some(1795434069));
         assert_eq!(t("2026-11-23T12:41:09+01:00"), Some(1795434069));
         assert_eq!(t("2026-11-23T10:11:09-01:30"), Some(1795434069));
+        assert_eq!(t("2026-11-23T22:21:09+10:40"), Some(1795434069));
+        assert_eq!(t("2026-11-23T00:00:09-11:41"), Some(1795434069));
         assert_eq!(t("2026-11-23T11:41:09.5Z"), Some(1795434069));
         for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "+01:00"] {
             assert_eq!(t(bad), None, "{bad}");
