@@ -703,6 +703,13 @@ mod tests {
             "checksum mismatch (truncated or corrupt)"
         );
         assert_eq!(why(&put(&good[..20]), STORE), "truncated");
+        // Cut inside the checksum: refused, not sliced past its end.
+        assert_eq!(why(&put(&good[..40]), STORE), "truncated");
+        // Unreadable is not missing: said, not taken for a first run.
+        assert!(why(dir.path(), STORE).starts_with("Is a directory"));
+        // The file names the registry-gc that wrote it, as it is.
+        let writer = format!("registry-gc {}", env!("CARGO_PKG_VERSION"));
+        assert!(good.windows(writer.len()).any(|w| w == writer.as_bytes()));
         assert_eq!(why(&put(b"hello"), STORE), "not a registry-gc mark cache");
         let mut other_format = good.clone();
         other_format[8] = 9;
