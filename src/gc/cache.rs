@@ -750,6 +750,37 @@ mod tests {
             why(&put(&written(producer(), vec![(&d, Encoded(b"x"))])), STORE)
                 .starts_with(&format!("corrupt: manifest {d}: "))
         );
+        // A blob listed under a prefix its digest does not start with.
+        let version = crate::store::DirVersion {
+            dev: 1,
+            ino: 2,
+            mtime: (0, 0),
+            ctime: (0, 0),
+        };
+        let stray = Blob {
+            digest: Digest::parse(&format!("sha256:cd{}", "0".repeat(62))).unwrap(),
+            size: 1,
+            modified: SystemTime::UNIX_EPOCH,
+        };
+        let listing = postcard::to_stdvec(&(version, vec![stray])).unwrap();
+        let key = "sha256/ab".to_string();
+        let body = BodyOut {
+            producer: producer(),
+            store: STORE,
+            tags: vec![],
+            manifests: vec![],
+            prefixes: vec![(&key, Encoded(&listing))],
+        };
+        let file = tempfile::NamedTempFile::new_in(dir.path()).unwrap();
+        let misplaced = std::fs::read(write(file, &body).unwrap().path()).unwrap();
+        assert_eq!(
+            why(&put(&misplaced), STORE),
+            "corrupt: blob prefix sha256/ab: sha256:cd00000000000000000000000000000000000000000000000000000000000000 does not belong there"
+        );
+        // A header alone, its checksum right: an empty body is corrupt.
+        let mut header = good[..12].to_vec();
+        header.extend_from_slice(&sha2::Sha256::digest(b""));
+        assert!(why(&put(&header), STORE).starts_with("corrupt: "));
         let message = MarkCache::load(&put(b"hello"), STORE)
             .unwrap_err()
             .to_string();
@@ -857,6 +888,21 @@ mod tests {
         // Off: always listed.
         let off = s.layout.clone();
         assert_eq!(enumerated(&off).1.from_cache, 0);
+    }
+
+    #[test]
+    fn a_store_on_disk_is_known_by_its_path() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let key = |dir: &tempfile::TempDir| {
+            let storage = crate::config::Storage::Filesystem {
+                root: dir.path().to_path_buf(),
+                max_threads: 100,
+            };
+            store_key(&storage, &Layout::new(dir.path()))
+        };
+        let expected = Layout::new(one.path()).v2().display().to_string();
+        assert_eq!(key(&one), format!("filesystem {expected}"));
+        assert_ne!(key(&one), key(&two));
     }
 
     #[test]
