@@ -205,7 +205,7 @@ fn prefix_blobs(
     // blobs (see `DirVersion`); its version is taken before it is listed.
     // Failing to stat it only means listing it.
     let key = format!("{}/{hh}", alg.name());
-    let version = store.dir_version(prefix).ok().flatten();
+    let version = store.dir_version(prefix);
     if let Some(blobs) = version.and_then(|v| layout.cache().blob_prefix(&key, &v)) {
         return Ok(blobs);
     }

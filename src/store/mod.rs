@@ -141,9 +141,10 @@ pub(crate) trait Backend: Send + Sync + fmt::Debug {
 
     /// What identifies the current contents of directory `dir` without
     /// reading it (see [`DirVersion`]); `None` where the backend has no such
-    /// thing (object storage) or `dir` is not a directory.
-    fn dir_version(&self, _dir: &Path) -> Result<Option<DirVersion>, Fault> {
-        Ok(None)
+    /// thing (object storage) or `dir` cannot be stat'ed as a directory:
+    /// then it is listed.
+    fn dir_version(&self, _dir: &Path) -> Option<DirVersion> {
+        None
     }
 
     /// Reads file `path` (never through a symlink): at most `limit + 1`

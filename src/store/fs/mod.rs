@@ -46,20 +46,15 @@ impl Backend for FsBackend {
         }))
     }
 
-    fn dir_version(&self, dir: &Path) -> Result<Option<DirVersion>, Fault> {
+    fn dir_version(&self, dir: &Path) -> Option<DirVersion> {
         use std::os::unix::fs::MetadataExt;
-        let meta = match std::fs::symlink_metadata(dir) {
-            Ok(m) if m.is_dir() => m,
-            Ok(_) => return Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Fault::io("stat", dir, &e)),
-        };
-        Ok(Some(DirVersion {
+        let meta = std::fs::symlink_metadata(dir).ok().filter(|m| m.is_dir())?;
+        Some(DirVersion {
             dev: meta.dev(),
             ino: meta.ino(),
             mtime: (meta.mtime(), meta.mtime_nsec()),
             ctime: (meta.ctime(), meta.ctime_nsec()),
-        }))
+        })
     }
 
     fn stat_children(
