@@ -102,8 +102,7 @@ pub(crate) fn open(config: &S3Config, max_in_flight: usize) -> Result<Layout, St
 impl S3Backend {
     /// The object key of a path under the root.
     fn key(&self, path: &Path) -> Option<String> {
-        let rel = path.strip_prefix(&self.root).ok()?.to_str()?;
-        Some(format!("{}{rel}", self.key_root))
+        object_key(&self.root, &self.key_root, path)
     }
 
     /// The path that names `key` in faults.
@@ -528,6 +527,13 @@ fn estimated_blob_keys(last: &str) -> Option<u64> {
 }
 
 /// This machine's name, for the lock object.
+/// The key of `path` in a bucket whose store `root` has keys starting with
+/// `key_root`; `None` outside the root (or not UTF-8).
+fn object_key(root: &Path, key_root: &str, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?.to_str()?;
+    Some(format!("{key_root}{rel}"))
+}
+
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
@@ -539,6 +545,21 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_under_the_root_is_its_key_with_the_key_prefix() {
+        // The key the re-check and the sweep ask about before a deletion.
+        let root = Path::new("s3://b/reg");
+        let data = "docker/registry/v2/blobs/sha256/ab/abcd/data";
+        assert_eq!(
+            object_key(root, "reg/", &root.join(data)),
+            Some(format!("reg/{data}"))
+        );
+        assert_eq!(
+            object_key(root, "reg/", Path::new("s3://other/reg/x")),
+            None
+        );
+    }
 
     #[test]
     fn blob_keys_are_estimated_from_the_digest_space_a_page_covered() {
