@@ -526,7 +526,6 @@ fn estimated_blob_keys(last: &str) -> Option<u64> {
     Some(FIRST_PAGE as u64 * 65_536 / covered)
 }
 
-/// This machine's name, for the lock object.
 /// The key of `path` in a bucket whose store `root` has keys starting with
 /// `key_root`; `None` outside the root (or not UTF-8).
 fn object_key(root: &Path, key_root: &str, path: &Path) -> Option<String> {
@@ -534,6 +533,7 @@ fn object_key(root: &Path, key_root: &str, path: &Path) -> Option<String> {
     Some(format!("{key_root}{rel}"))
 }
 
+/// This machine's name, for the lock object.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
