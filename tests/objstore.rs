@@ -2,81 +2,25 @@
 //! counts, concurrent listings, reads and their limits, batch deletes, the
 //! run lock, and the error messages for a missing bucket and a dead endpoint.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
+
+mod support;
 
 use registry_gc::objstore::lock::{LockError, S3Lock};
 use registry_gc::objstore::{ClientConfig, ErrorKind, S3Client};
+use support::free_port;
+use support::s3::S3Server;
 
-/// A moto server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
+/// A client for `bucket` on `server` (the bucket is not created).
+fn client_for(server: &S3Server, bucket: &str) -> S3Client {
+    S3Client::new(config(&server.endpoint(), bucket)).expect("client")
 }
 
-impl Moto {
-    /// Starts moto, or `None` (with a message) when it is not installed and
-    /// this is not CI.
-    fn start() -> Option<Moto> {
-        let installed = std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join("moto_server").is_file())
-        });
-        if !installed {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "moto_server is not on PATH (CI must install moto[server])"
-            );
-            eprintln!("skipped: moto_server is not on PATH (pip install 'moto[server]')");
-            return None;
-        }
-        let port = free_port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(moto)
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// A client for `bucket` (not created).
-    fn client(&self, bucket: &str) -> S3Client {
-        S3Client::new(config(&self.endpoint(), bucket)).expect("client")
-    }
-
-    /// Creates `bucket` (moto takes an unsigned PUT) and returns a client for it.
-    fn bucket(&self, bucket: &str) -> S3Client {
-        let status = Command::new("curl")
-            .args(["-sf", "-o", "/dev/null", "-X", "PUT"])
-            .arg(format!("{}/{bucket}", self.endpoint()))
-            .status()
-            .expect("run curl");
-        assert!(status.success(), "create bucket {bucket}");
-        self.client(bucket)
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+/// Creates `name` on `server` and returns a client for it.
+fn new_bucket(server: &S3Server, name: &str) -> S3Client {
+    server.create_bucket(name);
+    client_for(server, name)
 }
 
 fn config(endpoint: &str, bucket: &str) -> ClientConfig {
@@ -104,8 +48,8 @@ fn put_all(client: &S3Client, keys: &[String]) {
 
 #[test]
 fn listings_and_batch_deletes_are_paginated_and_counted() {
-    let Some(moto) = Moto::start() else { return };
-    let writer = moto.bucket("big");
+    let moto = S3Server::moto();
+    let writer = new_bucket(&moto, "big");
     let keys: Vec<String> = (0..2500)
         .map(|i| format!("r/blobs/{:02x}/k{i:05}", i % 16))
         .collect();
@@ -113,7 +57,7 @@ fn listings_and_batch_deletes_are_paginated_and_counted() {
     writer.put("r/repositories/a/link", b"x".to_vec()).unwrap();
     assert_eq!(writer.requests().put, 2501);
 
-    let client = moto.client("big");
+    let client = client_for(&moto, "big");
     let listed = client.list("r/blobs/").unwrap();
     let mut names: Vec<String> = listed.iter().map(|o| o.key.clone()).collect();
     names.sort();
@@ -170,8 +114,8 @@ fn listings_and_batch_deletes_are_paginated_and_counted() {
 
 #[test]
 fn reads_report_missing_keys_and_refuse_oversized_objects() {
-    let Some(moto) = Moto::start() else { return };
-    let client = moto.bucket("reads");
+    let moto = S3Server::moto();
+    let client = new_bucket(&moto, "reads");
     client.put("a/b", b"0123456789".to_vec()).unwrap();
     assert_eq!(
         client.get("a/b", 10).unwrap().as_deref(),
@@ -196,8 +140,8 @@ fn reads_report_missing_keys_and_refuse_oversized_objects() {
 
 #[test]
 fn conditional_put_creates_only_once() {
-    let Some(moto) = Moto::start() else { return };
-    let client = moto.bucket("cond");
+    let moto = S3Server::moto();
+    let client = new_bucket(&moto, "cond");
     // moto honours If-None-Match: * (412 on an existing key).
     assert!(client.put_if_absent("lock", b"first".to_vec()).unwrap());
     assert!(!client.put_if_absent("lock", b"second".to_vec()).unwrap());
@@ -228,8 +172,8 @@ fn lock_body(client: &S3Client, key: &str) -> serde_json::Value {
 
 #[test]
 fn the_run_lock_is_exclusive_refreshed_taken_over_when_expired_and_released() {
-    let Some(moto) = Moto::start() else { return };
-    let client = moto.bucket("lock");
+    let moto = S3Server::moto();
+    let client = new_bucket(&moto, "lock");
     let ttl = Duration::from_millis(1500);
     let first = S3Lock::acquire(&client, "gc.lock", "alpha", ttl).unwrap();
     let body = lock_body(&client, "gc.lock");
@@ -291,8 +235,8 @@ fn the_run_lock_is_exclusive_refreshed_taken_over_when_expired_and_released() {
 
 #[test]
 fn a_missing_bucket_is_named() {
-    let Some(moto) = Moto::start() else { return };
-    let client = moto.client("nosuch");
+    let moto = S3Server::moto();
+    let client = client_for(&moto, "nosuch");
     let e = client.list("docker/").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoSuchBucket);
     assert_eq!(
@@ -326,8 +270,8 @@ fn an_unreachable_endpoint_is_named() {
 
 #[test]
 fn incomplete_multipart_uploads_are_listed_and_aborted() {
-    let Some(moto) = Moto::start() else { return };
-    let client = moto.bucket("mpu");
+    let moto = S3Server::moto();
+    let client = new_bucket(&moto, "mpu");
     for key in ["reg/docker/a b+c/data", "other/data"] {
         // moto takes an unsigned CreateMultipartUpload.
         let encoded = key.replace(' ', "%20").replace('+', "%2B");
@@ -356,8 +300,7 @@ fn incomplete_multipart_uploads_are_listed_and_aborted() {
     let counts = client.requests();
     assert_eq!((counts.list, counts.delete), (3, 2));
 
-    let e = moto
-        .client("nosuch")
+    let e = client_for(&moto, "nosuch")
         .list_multipart_uploads("")
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoSuchBucket, "{e}");

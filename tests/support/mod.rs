@@ -441,12 +441,51 @@ pub struct Served {
     tmp: TempDir,
 }
 
-fn free_port() -> u16 {
+/// A free port of 127.0.0.1 (bound, then released: a server started on it may
+/// lose it to another; see [`listens_on`]).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind 127.0.0.1:0")
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Whether process `pid` holds the socket listening on `port` (read from
+/// Linux's `/proc`). A port that answers is not proof enough: another test's
+/// server may have taken it between [`free_port`] releasing it and this one
+/// binding it, and this one then exits while the test talks to the other.
+pub fn listens_on(pid: u32, port: u16) -> bool {
+    let listening: BTreeSet<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    // sl local_address rem_address st ... uid timeout inode
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let local = fields.get(1)?.rsplit(':').next()?;
+                    let mine = u16::from_str_radix(local, 16).ok()? == port;
+                    (mine && *fields.get(3)? == "0A")
+                        .then(|| fields.get(9).map(|i| i.to_string()))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .any(|target| {
+            let target = target.to_string_lossy();
+            target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .is_some_and(|inode| listening.contains(inode))
+        })
 }
 
 fn v2_answers(port: u16) -> bool {
@@ -523,7 +562,7 @@ impl Served {
                 .expect("spawn docker-registry serve");
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                if v2_answers(port) {
+                if v2_answers(port) && listens_on(child.id(), port) {
                     return Served { child, port, tmp };
                 }
                 if let Ok(Some(_)) = child.try_wait() {

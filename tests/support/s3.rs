@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use super::{fixture_tags, free_port, oracle_bin, project_root, require, skopeo_copy, Served};
+use super::{
+    fixture_tags, free_port, listens_on, oracle_bin, project_root, require, skopeo_copy, Served,
+};
 
 /// Message used whenever the S3 test tools are missing.
 pub const MISSING_S3: &str = "S3 test tools not installed: run `bash .ci/run` (it makes the venv \
@@ -210,8 +212,8 @@ impl S3Server {
     }
 
     /// Spawns the server `make` describes (up to 3 attempts, for port races), logging
-    /// to `server.log` in its temp dir, and waits (at most 30 s) until a signed
-    /// ListBuckets succeeds.
+    /// to `server.log` in its temp dir, and waits (at most 30 s) until it listens
+    /// on its port itself and a signed ListBuckets succeeds.
     /// `make` gives the command, its S3 port and the files to remove after it.
     fn start(kind: S3Kind, make: impl Fn(&Path) -> (Command, u16, Vec<PathBuf>)) -> S3Server {
         let dir = tempfile::Builder::new()
@@ -239,7 +241,7 @@ impl S3Server {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // exited (e.g. a port taken): retry on other ports
                 }
-                if port_answers(port) {
+                if port_answers(port) && listens_on(child.id(), port) {
                     up = true;
                     break;
                 }
