@@ -10,7 +10,9 @@
 //! - `requests_stay_within_the_issue_budget`: requests by operation and key shape
 //!   from moto's log, against the issue's bound and upstream's count;
 //! - `subcommands_and_grace_period_on_s3`: prune-tags, purge-uploads, inventory
-//!   and `--grace-period` (LastModified).
+//!   and `--grace-period` (LastModified);
+//! - `a_blob_pushed_again_between_plan_and_sweep_keeps_its_link`: the sweep's
+//!   last look (a HEAD) at a dangling link's blob.
 //!
 //! Deletions are compared with registry-gc's on the filesystem copy of the same
 //! store, which `tests/differential.rs` compares with upstream's and
@@ -808,4 +810,57 @@ fn split_listings_find_every_key() {
             assert_eq!((again.gets, again.total), (0, again.lists), "{again:?}");
         }
     }
+}
+
+/// Plan, then a blob pushed again whose `_layers` link was dangling when
+/// planned, then apply (issue 14): the link stays, because the sweep asks the
+/// bucket whether the blob exists now (a HEAD of its key), while a link whose
+/// blob is still missing goes. The filesystem's twin is in `guard_tests`.
+#[test]
+fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
+    let s3 = S3Server::moto();
+    upload_demo(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = cfg(dir.path(), "race", &s3.endpoint(), "demo", "");
+    let repo = "library/base";
+    let sha256 = |content: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
+    let again = sha256(b"pushed again");
+    let missing = sha256(b"never pushed");
+    let link_key = |hex: &str| format!("{V2_PREFIX}repositories/{repo}/_layers/sha256/{hex}/link");
+    for hex in [&again, &missing] {
+        s3.put("demo", &link_key(hex), format!("sha256:{hex}").as_bytes());
+    }
+
+    let loaded = registry_gc::config::load(Some(&config), &[]).expect("config");
+    let layout = registry_gc::store::open(&loaded.config.storage, 8).expect("open");
+    let options = registry_gc::plan::Options {
+        delete_untagged: false,
+        grace_period: None,
+        keep_going: false,
+        keep_referrers: false,
+    };
+    let plan = registry_gc::plan::plan(&layout, options).expect("plan");
+    let planned: Vec<String> = plan
+        .repos
+        .iter()
+        .filter(|r| r.name == repo)
+        .flat_map(|r| r.layer_links.iter().map(|d| d.to_string()))
+        .collect();
+    for hex in [&again, &missing] {
+        assert!(planned.contains(&format!("sha256:{hex}")), "{planned:?}");
+    }
+
+    let blob_key = format!("{V2_PREFIX}blobs/sha256/{}/{again}/data", &again[..2]);
+    s3.put("demo", &blob_key, b"pushed again");
+    let (applied, result) = registry_gc::sweep::apply(&layout, &plan);
+    result.expect("apply");
+    let left = s3.keys("demo", "");
+    assert!(
+        left.contains_key(&link_key(&again)),
+        "the live layer's link stays"
+    );
+    assert!(left.contains_key(&blob_key));
+    assert!(!left.contains_key(&link_key(&missing)));
+    let all_planned: usize = plan.repos.iter().map(|r| r.layer_links.len()).sum();
+    assert_eq!(applied.layer_links as usize, all_planned - 1, "all but one");
 }
