@@ -12,7 +12,8 @@
 //! - `subcommands_and_grace_period_on_s3`: prune-tags, purge-uploads, inventory
 //!   and `--grace-period` (LastModified);
 //! - `a_blob_pushed_again_between_plan_and_sweep_keeps_its_link`: the sweep's
-//!   last look (a HEAD) at a dangling link's blob.
+//!   last look (a HEAD) at a dangling link's blob;
+//! - `skipverify_accepts_a_self_signed_endpoint_and_only_then`: moto over TLS.
 //!
 //! Deletions are compared with registry-gc's on the filesystem copy of the same
 //! store, which `tests/differential.rs` compares with upstream's and
@@ -863,4 +864,45 @@ fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
     assert!(!left.contains_key(&link_key(&missing)));
     let all_planned: usize = plan.repos.iter().map(|r| r.layer_links.len()).sum();
     assert_eq!(applied.layer_links as usize, all_planned - 1, "all but one");
+}
+
+/// `skipverify: true` reaches an endpoint whose certificate no CA signed (a
+/// MinIO with a self-signed one): the dry run reads the store and says what it
+/// would delete, as over plain HTTP. Without it the run fails, naming the
+/// certificate, and deletes nothing.
+#[test]
+fn skipverify_accepts_a_self_signed_endpoint_and_only_then() {
+    let plain = S3Server::moto();
+    upload_demo(&plain);
+    let tls = S3Server::moto_tls();
+    let before = upload_demo(&tls);
+    let dir = tempfile::tempdir().unwrap();
+    let over_http = cfg(dir.path(), "http", &plain.endpoint(), "demo", "");
+    let (want, err, code) = run_ours_s3(&over_http, &["-d", "-m"]);
+    assert_eq!(code, 0, "{err}");
+
+    let trusting = cfg(
+        dir.path(),
+        "skip",
+        &tls.endpoint(),
+        "demo",
+        "skipverify: true",
+    );
+    let (out, err, code) = run_ours_s3(&trusting, &["-d", "-m"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("blob eligible for deletion: "), "{out}");
+    assert_eq!(out, want);
+
+    let checking = cfg(dir.path(), "verify", &tls.endpoint(), "demo", "");
+    let result = run_ours_s3(&checking, &["-m"]);
+    assert_fails(
+        "a self-signed certificate without skipverify",
+        &result,
+        &[
+            "failed to garbage collect: S3 ",
+            &format!("cannot connect to the endpoint {}", tls.endpoint()),
+            "invalid peer certificate: UnknownIssuer",
+        ],
+    );
+    assert_eq!(tls.keys("demo", ""), before, "nothing deleted");
 }

@@ -120,6 +120,8 @@ pub struct S3Server {
     pub port: u16,
     /// moto or SeaweedFS.
     pub kind: S3Kind,
+    /// Whether it speaks HTTPS (with a self-signed certificate).
+    pub tls: bool,
     dir: TempDir,
     /// Files the server leaves behind when killed (SeaweedFS's gRPC sockets in /tmp).
     leftovers: Vec<PathBuf>,
@@ -140,11 +142,24 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl S3Server {
     /// Starts `moto_server -H 127.0.0.1 -p P` on a free port.
     pub fn moto() -> S3Server {
+        S3Server::moto_with(false)
+    }
+
+    /// Starts moto with TLS (`-s`: a certificate of its own making, which no
+    /// CA signed) on a free port; its endpoint is `https://`.
+    pub fn moto_tls() -> S3Server {
+        S3Server::moto_with(true)
+    }
+
+    fn moto_with(tls: bool) -> S3Server {
         let bin = tool("moto_server");
-        S3Server::start(S3Kind::Moto, |_dir| {
+        S3Server::start(S3Kind::Moto, tls, |_dir| {
             let port = free_port();
             let mut c = Command::new(&bin);
             c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            if tls {
+                c.arg("-s");
+            }
             (c, port, Vec::new())
         })
     }
@@ -154,7 +169,7 @@ impl S3Server {
     /// `test`/`test` allowed everything.
     pub fn seaweed() -> S3Server {
         let bin = tool("weed");
-        S3Server::start(S3Kind::Seaweed, |dir| {
+        S3Server::start(S3Kind::Seaweed, false, |dir| {
             let ids = dir.join("identities.json");
             fs::write(
                 &ids,
@@ -215,7 +230,11 @@ impl S3Server {
     /// to `server.log` in its temp dir, and waits (at most 30 s) until it listens
     /// on its port itself and a signed ListBuckets succeeds.
     /// `make` gives the command, its S3 port and the files to remove after it.
-    fn start(kind: S3Kind, make: impl Fn(&Path) -> (Command, u16, Vec<PathBuf>)) -> S3Server {
+    fn start(
+        kind: S3Kind,
+        tls: bool,
+        make: impl Fn(&Path) -> (Command, u16, Vec<PathBuf>),
+    ) -> S3Server {
         let dir = tempfile::Builder::new()
             .prefix(match kind {
                 S3Kind::Moto => "rgc-moto-",
@@ -252,6 +271,7 @@ impl S3Server {
                     child,
                     port,
                     kind,
+                    tls,
                     dir,
                     leftovers,
                 };
@@ -268,9 +288,10 @@ impl S3Server {
         panic!("{kind:?} server did not start within 30 s; log:\n{last_log}");
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Creates `bucket` (an existing one is fine) and waits until a signed

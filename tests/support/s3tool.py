@@ -32,13 +32,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import urllib3
 from botocore.config import Config
 
 
 def client(endpoint, jobs):
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     return boto3.client(
         "s3",
         endpoint_url=endpoint,
+        # the harness's TLS servers (S3Server::moto_tls) have self-signed certificates
+        verify=False,
         region_name="us-east-1",
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
