@@ -152,6 +152,17 @@ impl Digest {
     pub(crate) fn hex(&self) -> String {
         hex::encode(self.bytes())
     }
+
+    /// The first two digits of [`Digest::hex`]: the name of the blob's prefix
+    /// directory (`blobs/<alg>/<hh>`), without encoding the rest.
+    pub(crate) fn prefix(&self) -> [u8; 2] {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let first = self.bytes()[0];
+        [
+            DIGITS[usize::from(first >> 4)],
+            DIGITS[usize::from(first & 0xf)],
+        ]
+    }
 }
 
 /// Value of each lowercase hex digit; 0xff for every other byte.
@@ -264,6 +275,20 @@ mod tests {
         assert_eq!(d.to_string(), format!("sha256:{HEX}"));
         assert_eq!(d.hex(), HEX);
         assert_eq!(std::mem::size_of::<Digest>(), 40);
+    }
+
+    #[test]
+    fn the_prefix_is_the_first_two_hex_digits() {
+        let mut hexes = vec![HEX.to_string()];
+        hexes.extend((0..=255u8).map(|b| format!("{b:02x}{}", &HEX[2..])));
+        for hex in &hexes {
+            let d = Digest::from_hex(Algorithm::Sha256, hex).unwrap();
+            assert_eq!(&d.prefix(), &hex.as_bytes()[..2], "{hex}");
+        }
+        for alg in [Algorithm::Sha384, Algorithm::Sha512] {
+            let d = Digest::of(alg, b"x");
+            assert_eq!(&d.prefix(), &d.hex().as_bytes()[..2]);
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub(crate) enum Unsure {
     #[default]
     Nowhere,
     /// These prefix directories (`<alg>/<hh>`).
-    Prefixes(HashSet<(Algorithm, String)>),
+    Prefixes(HashSet<(Algorithm, [u8; 2])>),
     /// A digest algorithm's directory could not be listed.
     Everywhere,
 }
@@ -59,7 +59,7 @@ impl Unsure {
         match self {
             Unsure::Nowhere => false,
             Unsure::Everywhere => true,
-            Unsure::Prefixes(p) => p.contains(&(d.algorithm(), d.hex()[..2].to_string())),
+            Unsure::Prefixes(p) => p.contains(&(d.algorithm(), d.prefix())),
         }
     }
 }
@@ -110,10 +110,7 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<Enumeration, GcErro
         }
     }
     // A fault above the prefixes: which blobs exist is unknown anywhere.
-    let mut unsure = match faults.list.is_empty() {
-        true => Unsure::Nowhere,
-        false => Unsure::Everywhere,
-    };
+    let unsure_everywhere = !faults.list.is_empty();
     let per_prefix: Vec<(Vec<Blob>, Vec<Fault>)> = prefixes
         .par_iter()
         .map(|(alg, path, entry)| {
@@ -146,21 +143,25 @@ fn enumerate_in(layout: &Layout, keep_going: bool) -> Result<Enumeration, GcErro
         })
         .collect::<Result<_, GcError>>()?;
     let mut blobs = Vec::with_capacity(per_prefix.iter().map(|(b, _)| b.len()).sum());
+    let mut unsure_prefixes = HashSet::new();
     for ((alg, _, entry), (b, f)) in prefixes.iter().zip(per_prefix) {
-        // Any fault in a prefix directory (its own, a blob's) leaves it unsure.
-        if let (false, Some(name), Unsure::Nowhere | Unsure::Prefixes(_)) =
-            (f.is_empty(), entry.name_str(), &unsure)
-        {
-            let mut set = match std::mem::take(&mut unsure) {
-                Unsure::Prefixes(set) => set,
-                _ => HashSet::new(),
-            };
-            set.insert((*alg, name.to_string()));
-            unsure = Unsure::Prefixes(set);
+        // Any fault in a prefix directory (its own, a blob's) leaves it
+        // unsure; a name of other than two bytes is no digest's prefix.
+        if !f.is_empty() {
+            if let Ok(name) = <[u8; 2]>::try_from(entry.name.as_encoded_bytes()) {
+                unsure_prefixes.insert((*alg, name));
+            }
         }
         blobs.extend(b);
         faults.list.extend(f);
     }
+    let unsure = if unsure_everywhere {
+        Unsure::Everywhere
+    } else if unsure_prefixes.is_empty() {
+        Unsure::Nowhere
+    } else {
+        Unsure::Prefixes(unsure_prefixes)
+    };
     blobs.sort_by(|a, b| a.digest.cmp(&b.digest));
     Ok(Enumeration {
         blobs,
