@@ -10,7 +10,7 @@ mod support;
 use registry_gc::objstore::lock::{LockError, S3Lock};
 use registry_gc::objstore::{ClientConfig, ErrorKind, S3Client};
 use support::free_port;
-use support::s3::S3Server;
+use support::s3::{S3Proxy, S3Server};
 
 /// A client for `bucket` on `server` (the bucket is not created).
 fn client_for(server: &S3Server, bucket: &str) -> S3Client {
@@ -110,6 +110,19 @@ fn listings_and_batch_deletes_are_paginated_and_counted() {
         (counts.get, counts.head, counts.put, counts.other),
         (0, 0, 0, 0)
     );
+
+    // A key object_store would send as another (its trailing `/` dropped) is
+    // refused without a request, not deleted as the key it would name.
+    let marker = "r/repositories/a/link/".to_string();
+    assert_eq!(
+        client.delete(std::slice::from_ref(&marker)),
+        vec![(
+            marker.clone(),
+            Err(format!("{marker:?} is not a valid object key"))
+        )]
+    );
+    assert_eq!(client.requests().delete, 3, "no request");
+    assert_eq!(client.list("").unwrap(), left, "the link is still there");
 }
 
 #[test]
@@ -304,4 +317,29 @@ fn incomplete_multipart_uploads_are_listed_and_aborted() {
         .list_multipart_uploads("")
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoSuchBucket, "{e}");
+}
+
+/// A DeleteObjects the server refuses whole (503 SlowDown until the retries
+/// give up) fails every key of its batch with the server's reason, not a bare
+/// "not confirmed": the operator sees why the sweep stopped.
+#[test]
+fn a_refused_batch_delete_fails_every_key_with_the_reason() {
+    let moto = S3Server::moto();
+    let writer = new_bucket(&moto, "refused");
+    let keys = vec!["r/a".to_string(), "r/b".to_string()];
+    put_all(&writer, &keys);
+    let proxy = S3Proxy::start(moto.port, &["--fail-methods", "POST", "--fail-rate", "1"]);
+    let client = S3Client::new(ClientConfig {
+        retry_timeout: Duration::from_millis(300),
+        ..config(&proxy.endpoint(), "refused")
+    })
+    .unwrap();
+    let results = client.delete(&keys);
+    assert_eq!(results.len(), 2);
+    for ((key, result), want) in results.iter().zip(&keys) {
+        assert_eq!(key, want);
+        let e = result.as_ref().unwrap_err();
+        assert!(e.contains("SlowDown"), "{key}: {e}");
+    }
+    assert_eq!(writer.list("r/").unwrap().len(), 2, "nothing deleted");
 }
