@@ -343,3 +343,26 @@ fn a_refused_batch_delete_fails_every_key_with_the_reason() {
     }
     assert_eq!(writer.list("r/").unwrap().len(), 2, "nothing deleted");
 }
+
+/// The refresher keeps a held lock valid: sampled for longer than its ttl,
+/// the expiry it wrote is always ahead of the clock, so no other run can
+/// take it over as expired while this one deletes.
+#[test]
+fn a_held_run_lock_never_lapses() {
+    let moto = S3Server::moto();
+    let client = new_bucket(&moto, "lapse");
+    let ttl = Duration::from_secs(6);
+    let held = S3Lock::acquire(&client, "gc.lock", "alpha", ttl).unwrap();
+    let end = Instant::now() + ttl + Duration::from_secs(1);
+    while Instant::now() < end {
+        let body = lock_body(&client, "gc.lock");
+        let expires = body["expires"].as_str().unwrap();
+        let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+        assert!(
+            expires > now.as_str(),
+            "lapsed: expires {expires}, now {now}"
+        );
+        held.check().unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

@@ -303,3 +303,55 @@ fn decode(client: &S3Client, key: &str, bytes: &[u8]) -> Result<LockBody, LockEr
         detail: e.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::objstore::ClientConfig;
+
+    /// A refresh that fails (here nothing listens at the endpoint) loses the
+    /// lock only once the expiry last written has passed, not at the first
+    /// failure: a run outlives a server's hiccup shorter than the ttl.
+    #[test]
+    fn a_failing_refresh_loses_the_lock_only_once_it_has_expired() {
+        let client = S3Client::new(ClientConfig {
+            endpoint: Some("http://127.0.0.1:1".into()),
+            path_style: true,
+            access_key: Some("test".into()),
+            secret_key: Some("test".into()),
+            retry_timeout: Duration::from_millis(100),
+            ..ClientConfig::new("lock", "us-east-1")
+        })
+        .unwrap();
+        let ttl = Duration::from_secs(6);
+        let now = SystemTime::now();
+        let body = LockBody {
+            host: "alpha".into(),
+            pid: 1,
+            started: rfc3339(now),
+            expires: rfc3339(now + ttl),
+            token: "t".into(),
+        };
+        let lost = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let started = Instant::now();
+        let refresher = {
+            let lost = Arc::clone(&lost);
+            std::thread::spawn(move || {
+                refresh_until_stopped(&client, "gc.lock", body, ttl, &stopped, &lost)
+            })
+        };
+        // Refreshes fail at 2 s and 4 s; the lock holds until 6 s.
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!lost.load(Ordering::SeqCst), "lost at the first failure");
+        while !lost.load(Ordering::SeqCst) && started.elapsed() < 4 * ttl {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(lost.load(Ordering::SeqCst), "never lost");
+        assert!(started.elapsed() >= ttl, "lost before it expired");
+        drop(stop);
+        refresher.join().unwrap();
+    }
+}
