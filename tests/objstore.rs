@@ -366,3 +366,29 @@ fn a_held_run_lock_never_lapses() {
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// A refresh that fails after one succeeded (the endpoint gone) loses the
+/// lock only once the expiry the last good refresh wrote has passed.
+#[test]
+fn a_lock_outlives_a_failed_refresh_until_its_last_expiry() {
+    let moto = S3Server::moto();
+    new_bucket(&moto, "hiccup");
+    let proxy = S3Proxy::start(moto.port, &[]);
+    let client = S3Client::new(ClientConfig {
+        retry_timeout: Duration::from_millis(200),
+        ..config(&proxy.endpoint(), "hiccup")
+    })
+    .unwrap();
+    let ttl = Duration::from_secs(6);
+    let held = S3Lock::acquire(&client, "gc.lock", "alpha", ttl).unwrap();
+    let first = lock_body(&client, "gc.lock")["expires"].clone();
+    assert!(
+        eventually(|| lock_body(&client, "gc.lock")["expires"] != first),
+        "the lock was not refreshed"
+    );
+    // Refreshed at 2 s, valid until 8 s; the refreshes at 4 s and 6 s fail.
+    drop(proxy);
+    std::thread::sleep(Duration::from_secs(3));
+    held.check().expect("lost before the refreshed expiry");
+    assert!(eventually(|| held.check().is_err()), "never lost");
+}
