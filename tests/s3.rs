@@ -13,7 +13,10 @@
 //!   and `--grace-period` (LastModified);
 //! - `a_blob_pushed_again_between_plan_and_sweep_keeps_its_link`: the sweep's
 //!   last look (a HEAD) at a dangling link's blob;
-//! - `skipverify_accepts_a_self_signed_endpoint_and_only_then`: moto over TLS.
+//! - `skipverify_accepts_a_self_signed_endpoint_and_only_then`: moto over TLS;
+//! - `blobs_without_repositories_are_left_alone`,
+//!   `a_manifest_at_the_size_limit_is_read_and_one_byte_over_is_refused`: the
+//!   empty store and the manifest limit, as on disk.
 //!
 //! Deletions are compared with registry-gc's on the filesystem copy of the same
 //! store, which `tests/differential.rs` compares with upstream's and
@@ -905,4 +908,90 @@ fn skipverify_accepts_a_self_signed_endpoint_and_only_then() {
         ],
     );
     assert_eq!(tls.keys("demo", ""), before, "nothing deleted");
+}
+
+/// A bucket with blobs but no `repositories/` key is a registry nobody pushed
+/// to (or whose repositories are gone): nothing can be marked, so the run
+/// says so, exits 0 and deletes nothing, as on disk (not "Path not found").
+#[test]
+fn blobs_without_repositories_are_left_alone() {
+    let s3 = S3Server::moto();
+    s3.create_bucket("norepos");
+    let v2 = fixture_dir("demo").join("store/docker/registry/v2");
+    s3.upload_dir("norepos", &format!("{V2_PREFIX}blobs/"), &v2.join("blobs"));
+    let before = s3.keys("norepos", "");
+    assert!(before.len() > 10, "{before:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = cfg(dir.path(), "norepos", &s3.endpoint(), "norepos", "");
+    let (out, err, code) = run_ours_s3(&config, &["-m"]);
+    assert_eq!((out.as_str(), code), ("", 0), "{err}");
+    assert!(
+        err.contains(&format!(
+            "no repositories in this store yet, nothing to do (in s3://norepos/{})",
+            V2_PREFIX.trim_end_matches('/')
+        )),
+        "{err}"
+    );
+    assert_eq!(s3.keys("norepos", ""), before, "nothing deleted");
+}
+
+/// A manifest of exactly the registry's 4 MiB limit is read on S3 (the
+/// listing's size is compared with the limit, not the body), and one byte
+/// over stops the run naming it, as on disk (`guard_tests`).
+#[test]
+fn a_manifest_at_the_size_limit_is_read_and_one_byte_over_is_refused() {
+    let s3 = S3Server::moto();
+    let dir = tempfile::tempdir().unwrap();
+    let sha256 = |content: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
+    let config_blob = sha256(b"config");
+    let json = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{config_blob}","size":6}},"layers":[]}}"#
+    );
+    let limit = 4 << 20;
+    // Padded inside the object: a manifest cut short would not parse.
+    let mut at_limit = json.trim_end_matches('}').as_bytes().to_vec();
+    at_limit.resize(limit - 1, b' ');
+    at_limit.push(b'}');
+    let mut over = at_limit.clone();
+    over.push(b' ');
+    for (bucket, manifest) in [("atlimit", &at_limit), ("overlimit", &over)] {
+        s3.create_bucket(bucket);
+        let hex = sha256(manifest);
+        let blob = |hex: &str| format!("{V2_PREFIX}blobs/sha256/{}/{hex}/data", &hex[..2]);
+        let repo = format!("{V2_PREFIX}repositories/pad/big/_manifests");
+        s3.put(bucket, &blob(&config_blob), b"config");
+        s3.put(bucket, &blob(&hex), manifest);
+        let link = format!("sha256:{hex}");
+        s3.put(
+            bucket,
+            &format!("{repo}/revisions/sha256/{hex}/link"),
+            link.as_bytes(),
+        );
+        s3.put(
+            bucket,
+            &format!("{repo}/tags/t/current/link"),
+            link.as_bytes(),
+        );
+        let config = cfg(dir.path(), bucket, &s3.endpoint(), bucket, "");
+        let result = run_ours_s3(&config, &["-d", "-m"]);
+        if manifest.len() == limit {
+            assert_eq!(result.2, 0, "{}", result.1);
+            assert!(
+                result
+                    .0
+                    .contains(&format!("pad/big: marking manifest {link}")),
+                "{}",
+                result.0
+            );
+        } else {
+            assert_fails(
+                "one byte over the limit",
+                &result,
+                &[
+                    &format!("larger than the registry's {limit}-byte manifest limit"),
+                    &format!("(in s3://{bucket}/{})", blob(&hex)),
+                ],
+            );
+        }
+    }
 }
