@@ -995,3 +995,58 @@ fn a_manifest_at_the_size_limit_is_read_and_one_byte_over_is_refused() {
         }
     }
 }
+
+/// Plan, then a manifest pushed to a new repository that references a blob
+/// the plan would delete, then the re-check and the sweep (issue 14): the
+/// re-check lists `repositories/` again (not the listing made for the plan),
+/// finds the new manifest and keeps its blob.
+#[test]
+fn the_recheck_sees_a_manifest_pushed_after_planning() {
+    let s3 = S3Server::moto();
+    upload_demo(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = cfg(dir.path(), "late", &s3.endpoint(), "demo", "");
+    let loaded = registry_gc::config::load(Some(&config), &[]).expect("config");
+    let layout = registry_gc::store::open(&loaded.config.storage, 8).expect("open");
+    let options = registry_gc::plan::Options {
+        delete_untagged: false,
+        grace_period: None,
+        keep_going: false,
+        keep_referrers: false,
+    };
+    let mut plan = registry_gc::plan::plan(&layout, options).expect("plan");
+    let doomed = plan
+        .blobs
+        .first()
+        .expect("a blob to sweep")
+        .digest
+        .to_string();
+
+    let sha256 = |content: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{doomed}","size":1}},"layers":[]}}"#
+    );
+    let hex = sha256(manifest.as_bytes());
+    let blob = |hex: &str| format!("{V2_PREFIX}blobs/sha256/{}/{hex}/data", &hex[..2]);
+    s3.put("demo", &blob(&hex), manifest.as_bytes());
+    let repo = format!("{V2_PREFIX}repositories/late/push/_manifests");
+    let link = format!("sha256:{hex}");
+    s3.put(
+        "demo",
+        &format!("{repo}/revisions/sha256/{hex}/link"),
+        link.as_bytes(),
+    );
+    s3.put(
+        "demo",
+        &format!("{repo}/tags/t/current/link"),
+        link.as_bytes(),
+    );
+
+    let rescued = registry_gc::recheck::recheck(&layout, &mut plan).expect("re-check");
+    assert_eq!(rescued.blobs, 1, "the config blob is rescued");
+    assert!(plan.blobs.iter().all(|b| b.digest.to_string() != doomed));
+    let (_, result) = registry_gc::sweep::apply(&layout, &plan);
+    result.expect("apply");
+    let doomed_hex = doomed.strip_prefix("sha256:").unwrap();
+    assert!(s3.keys("demo", "").contains_key(&blob(doomed_hex)), "kept");
+}

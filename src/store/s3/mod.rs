@@ -23,6 +23,7 @@ use md5::Digest as _;
 use std::any::Any;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -59,6 +60,10 @@ pub(crate) struct S3Backend {
     key_root: String,
     blobs: RwLock<Option<Listing>>,
     repositories: RwLock<Option<Listing>>,
+    /// Set by a refresh: the `blobs/` listing (kept, it is the costly one)
+    /// is older than it, so a blob missing from it may have been pushed
+    /// since, and a read of one asks the bucket.
+    blobs_stale: AtomicBool,
     /// The run lock this run holds (the caller owns it), checked before
     /// every delete batch: a run that lost it deletes nothing more.
     lock: Mutex<Weak<S3Lock>>,
@@ -94,6 +99,7 @@ pub(crate) fn open(config: &S3Config, max_in_flight: usize) -> Result<Layout, St
         key_root,
         blobs: RwLock::new(None),
         repositories: RwLock::new(None),
+        blobs_stale: AtomicBool::new(false),
         lock: Mutex::new(Weak::new()),
     };
     Ok(Layout::with_backend(root, Arc::new(backend)))
@@ -289,19 +295,29 @@ impl Backend for S3Backend {
         let Some((rel, index)) = self.locate(path)? else {
             return Ok(None);
         };
-        let Some(object) = index.get(&rel) else {
-            return Ok(None);
+        let key = format!("{}{rel}", self.v2_key());
+        let (size, modified) = match index.get(&rel) {
+            Some(object) => (object.size, object.modified),
+            // Not listed: gone, unless pushed after a listing that a refresh
+            // has made stale (a manifest the re-check must read).
+            None if rel.starts_with("blobs/") && self.blobs_stale.load(Ordering::SeqCst) => {
+                match self.client.head(&key) {
+                    Ok(Some(info)) => (info.size, info.modified),
+                    Ok(None) => return Ok(None),
+                    Err(e) => return Err(self.fault(&key, &e)),
+                }
+            }
+            None => return Ok(None),
         };
-        let modified = with_mtime.then_some(object.modified);
-        if object.size > limit {
+        let modified = with_mtime.then_some(modified);
+        if size > limit {
             // Over the caller's limit: it says so without the bytes.
             return Ok(Some(FileRead {
                 bytes: Vec::new(),
-                size: object.size,
+                size,
                 modified,
             }));
         }
-        let key = format!("{}{}", self.v2_key(), object.key);
         match self.client.get(&key, limit) {
             Ok(Some(bytes)) => Ok(Some(FileRead {
                 size: bytes.len() as u64,
@@ -349,6 +365,7 @@ impl Backend for S3Backend {
 
     fn refresh(&self) {
         *self.repositories.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.blobs_stale.store(true, Ordering::SeqCst);
     }
 
     fn remove(&self, layout: &Layout, targets: &[Target<'_>]) -> Vec<Result<bool, Fault>> {
