@@ -92,20 +92,26 @@ pub(crate) fn open(config: &S3Config, max_in_flight: usize) -> Result<Layout, St
         "" => root,
         dir => root.join(dir),
     };
-    let backend = S3Backend {
-        client,
-        v2: root.join("docker/registry/v2"),
-        root: root.clone(),
-        key_root,
-        blobs: RwLock::new(None),
-        repositories: RwLock::new(None),
-        blobs_stale: AtomicBool::new(false),
-        lock: Mutex::new(Weak::new()),
-    };
+    let backend = S3Backend::new(client, root.clone(), key_root);
     Ok(Layout::with_backend(root, Arc::new(backend)))
 }
 
 impl S3Backend {
+    /// The store under `root` (`s3://<bucket>/<dir>`), whose keys start with
+    /// `key_root`, nothing listed yet.
+    fn new(client: S3Client, root: PathBuf, key_root: String) -> S3Backend {
+        S3Backend {
+            client,
+            v2: root.join("docker/registry/v2"),
+            root,
+            key_root,
+            blobs: RwLock::new(None),
+            repositories: RwLock::new(None),
+            blobs_stale: AtomicBool::new(false),
+            lock: Mutex::new(Weak::new()),
+        }
+    }
+
     /// The object key of a path under the root.
     fn key(&self, path: &Path) -> Option<String> {
         object_key(&self.root, &self.key_root, path)
@@ -562,6 +568,44 @@ fn hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
+
+    /// A backend for `s3://b/reg` at an endpoint where nothing listens.
+    fn unreachable() -> S3Backend {
+        let client = S3Client::new(ClientConfig {
+            endpoint: Some("http://127.0.0.1:1".into()),
+            path_style: true,
+            access_key: Some("test".into()),
+            secret_key: Some("test".into()),
+            retry_timeout: Duration::from_millis(100),
+            ..ClientConfig::new("b", "us-east-1")
+        })
+        .unwrap();
+        S3Backend::new(client, PathBuf::from("s3://b/reg"), "reg/".into())
+    }
+
+    #[test]
+    fn only_an_upload_below_the_store_is_aborted() {
+        let backend = unreachable();
+        let upload = |key: &str| PendingUpload {
+            key: key.into(),
+            id: "u".into(),
+            started: SystemTime::UNIX_EPOCH,
+        };
+        for key in ["", "/", "a//b", "a/", "/a", "..", "../x", "a/../../b"] {
+            let f = backend.abort_upload(&upload(key)).unwrap_err();
+            assert_eq!(
+                f.message, "refusing to abort a multipart upload: not a key of the store",
+                "{key:?}"
+            );
+        }
+        assert_eq!(backend.client.requests().total(), 0);
+        // A key of the store gets as far as the request.
+        let f = backend
+            .abort_upload(&upload("repositories/a/_uploads/u/data"))
+            .unwrap_err();
+        assert!(f.message.contains("cannot connect"), "{}", f.message);
+    }
 
     #[test]
     fn a_path_under_the_root_is_its_key_with_the_key_prefix() {
