@@ -445,6 +445,8 @@ struct Counted {
     lists: usize,
     gets: usize,
     delete_objects: usize,
+    /// HEADs: only the re-check and the sweep ask whether a key exists now.
+    heads: usize,
     /// GETs of `_manifests/revisions/.../link` (links are confirmed by ETag).
     revision_link_gets: Vec<String>,
     /// GETs of `_manifests/tags/<tag>/current/link`.
@@ -473,6 +475,7 @@ fn count(reqs: &[(String, String, String)]) -> Counted {
                     c.blob_gets += 1;
                 }
             }
+            "HEAD" => c.heads += 1,
             "POST" if query.split('&').any(|q| q == "delete" || q == "delete=") => {
                 c.delete_objects += 1
             }
@@ -556,6 +559,7 @@ fn requests_stay_within_the_issue_budget() {
             );
         } else {
             assert_eq!(c.delete_objects, 0, "{mode}");
+            assert_eq!(c.heads, 0, "{mode}: the listing answers every stat");
         }
         assert!(
             c.total <= budget,
