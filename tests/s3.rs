@@ -820,6 +820,16 @@ fn split_listings_find_every_key() {
     }
 }
 
+/// The store `config` names, opened through the library as a run opens it,
+/// and its plan without `-m`: for tests that act between plan and sweep.
+fn open_and_plan(config: &Path) -> (registry_gc::layout::Layout, registry_gc::plan::Plan) {
+    let loaded = registry_gc::config::load(Some(config), &[]).expect("config");
+    let layout = registry_gc::store::open(&loaded.config.storage, 8).expect("open");
+    let plan =
+        registry_gc::plan::plan(&layout, registry_gc::plan::Options::default()).expect("plan");
+    (layout, plan)
+}
+
 /// Plan, then a blob pushed again whose `_layers` link was dangling when
 /// planned, then apply (issue 14): the link stays, because the sweep asks the
 /// bucket whether the blob exists now (a HEAD of its key), while a link whose
@@ -839,15 +849,7 @@ fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
         s3.put("demo", &link_key(hex), format!("sha256:{hex}").as_bytes());
     }
 
-    let loaded = registry_gc::config::load(Some(&config), &[]).expect("config");
-    let layout = registry_gc::store::open(&loaded.config.storage, 8).expect("open");
-    let options = registry_gc::plan::Options {
-        delete_untagged: false,
-        grace_period: None,
-        keep_going: false,
-        keep_referrers: false,
-    };
-    let plan = registry_gc::plan::plan(&layout, options).expect("plan");
+    let (layout, plan) = open_and_plan(&config);
     let planned: Vec<String> = plan
         .repos
         .iter()
@@ -1010,15 +1012,7 @@ fn the_recheck_sees_a_manifest_pushed_after_planning() {
     upload_demo(&s3);
     let dir = tempfile::tempdir().unwrap();
     let config = cfg(dir.path(), "late", &s3.endpoint(), "demo", "");
-    let loaded = registry_gc::config::load(Some(&config), &[]).expect("config");
-    let layout = registry_gc::store::open(&loaded.config.storage, 8).expect("open");
-    let options = registry_gc::plan::Options {
-        delete_untagged: false,
-        grace_period: None,
-        keep_going: false,
-        keep_referrers: false,
-    };
-    let mut plan = registry_gc::plan::plan(&layout, options).expect("plan");
+    let (layout, mut plan) = open_and_plan(&config);
     let doomed = plan
         .blobs
         .first()

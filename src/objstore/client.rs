@@ -586,6 +586,21 @@ impl S3Client {
     }
 }
 
+/// A client for `bucket` at an endpoint where nothing listens, giving up
+/// after 100 ms: for unit tests of what fails, or stops before a request.
+#[cfg(test)]
+pub(crate) fn unreachable_client(bucket: &str) -> S3Client {
+    S3Client::new(ClientConfig {
+        endpoint: Some("http://127.0.0.1:1".into()),
+        path_style: true,
+        access_key: Some("test".into()),
+        secret_key: Some("test".into()),
+        retry_timeout: Duration::from_millis(100),
+        ..ClientConfig::new(bucket, "us-east-1")
+    })
+    .expect("a client for 127.0.0.1:1")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

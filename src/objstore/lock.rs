@@ -309,22 +309,13 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
-    use crate::objstore::ClientConfig;
 
     /// A refresh that fails (here nothing listens at the endpoint) loses the
     /// lock only once the expiry last written has passed, not at the first
     /// failure: a run outlives a server's hiccup shorter than the ttl.
     #[test]
     fn a_failing_refresh_loses_the_lock_only_once_it_has_expired() {
-        let client = S3Client::new(ClientConfig {
-            endpoint: Some("http://127.0.0.1:1".into()),
-            path_style: true,
-            access_key: Some("test".into()),
-            secret_key: Some("test".into()),
-            retry_timeout: Duration::from_millis(100),
-            ..ClientConfig::new("lock", "us-east-1")
-        })
-        .unwrap();
+        let client = crate::objstore::unreachable_client("lock");
         let ttl = Duration::from_secs(6);
         let now = SystemTime::now();
         let body = LockBody {

@@ -8,6 +8,8 @@ mod error;
 pub mod lock;
 mod multipart;
 
+#[cfg(test)]
+pub(crate) use client::unreachable_client;
 pub use client::{
     ClientConfig, ObjectInfo, S3Client, DEFAULT_MAX_IN_FLIGHT, DEFAULT_RETRY_TIMEOUT,
 };

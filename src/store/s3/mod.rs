@@ -572,15 +572,7 @@ mod tests {
 
     /// A backend for `s3://b/reg` at an endpoint where nothing listens.
     fn unreachable() -> S3Backend {
-        let client = S3Client::new(ClientConfig {
-            endpoint: Some("http://127.0.0.1:1".into()),
-            path_style: true,
-            access_key: Some("test".into()),
-            secret_key: Some("test".into()),
-            retry_timeout: Duration::from_millis(100),
-            ..ClientConfig::new("b", "us-east-1")
-        })
-        .unwrap();
+        let client = crate::objstore::unreachable_client("b");
         S3Backend::new(client, PathBuf::from("s3://b/reg"), "reg/".into())
     }
 
