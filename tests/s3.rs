@@ -820,6 +820,16 @@ fn split_listings_find_every_key() {
     }
 }
 
+/// The lowercase hex SHA-256 of `content`.
+fn sha256_hex(content: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content))
+}
+
+/// The key of a sha256 blob's `data` (by its hex digest) under [`V2_PREFIX`].
+fn blob_data_key(hex: &str) -> String {
+    format!("{V2_PREFIX}blobs/sha256/{}/{hex}/data", &hex[..2])
+}
+
 /// The store `config` names, opened through the library as a run opens it,
 /// and its plan without `-m`: for tests that act between plan and sweep.
 fn open_and_plan(config: &Path) -> (registry_gc::layout::Layout, registry_gc::plan::Plan) {
@@ -841,9 +851,8 @@ fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
     let dir = tempfile::tempdir().unwrap();
     let config = cfg(dir.path(), "race", &s3.endpoint(), "demo", "");
     let repo = "library/base";
-    let sha256 = |content: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
-    let again = sha256(b"pushed again");
-    let missing = sha256(b"never pushed");
+    let again = sha256_hex(b"pushed again");
+    let missing = sha256_hex(b"never pushed");
     let link_key = |hex: &str| format!("{V2_PREFIX}repositories/{repo}/_layers/sha256/{hex}/link");
     for hex in [&again, &missing] {
         s3.put("demo", &link_key(hex), format!("sha256:{hex}").as_bytes());
@@ -860,7 +869,7 @@ fn a_blob_pushed_again_between_plan_and_sweep_keeps_its_link() {
         assert!(planned.contains(&format!("sha256:{hex}")), "{planned:?}");
     }
 
-    let blob_key = format!("{V2_PREFIX}blobs/sha256/{}/{again}/data", &again[..2]);
+    let blob_key = blob_data_key(&again);
     s3.put("demo", &blob_key, b"pushed again");
     let (applied, result) = registry_gc::sweep::apply(&layout, &plan);
     result.expect("apply");
@@ -948,8 +957,7 @@ fn blobs_without_repositories_are_left_alone() {
 fn a_manifest_at_the_size_limit_is_read_and_one_byte_over_is_refused() {
     let s3 = S3Server::moto();
     let dir = tempfile::tempdir().unwrap();
-    let sha256 = |content: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
-    let config_blob = sha256(b"config");
+    let config_blob = sha256_hex(b"config");
     let json = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:{config_blob}","size":6}},"layers":[]}}"#
     );
@@ -962,11 +970,10 @@ fn a_manifest_at_the_size_limit_is_read_and_one_byte_over_is_refused() {
     over.push(b' ');
     for (bucket, manifest) in [("atlimit", &at_limit), ("overlimit", &over)] {
         s3.create_bucket(bucket);
-        let hex = sha256(manifest);
-        let blob = |hex: &str| format!("{V2_PREFIX}blobs/sha256/{}/{hex}/data", &hex[..2]);
+        let hex = sha256_hex(manifest);
         let repo = format!("{V2_PREFIX}repositories/pad/big/_manifests");
-        s3.put(bucket, &blob(&config_blob), b"config");
-        s3.put(bucket, &blob(&hex), manifest);
+        s3.put(bucket, &blob_data_key(&config_blob), b"config");
+        s3.put(bucket, &blob_data_key(&hex), manifest);
         let link = format!("sha256:{hex}");
         s3.put(
             bucket,
@@ -995,7 +1002,7 @@ fn a_manifest_at_the_size_limit_is_read_and_one_byte_over_is_refused() {
                 &result,
                 &[
                     &format!("larger than the registry's {limit}-byte manifest limit"),
-                    &format!("(in s3://{bucket}/{})", blob(&hex)),
+                    &format!("(in s3://{bucket}/{})", blob_data_key(&hex)),
                 ],
             );
         }
@@ -1020,13 +1027,11 @@ fn the_recheck_sees_a_manifest_pushed_after_planning() {
         .digest
         .to_string();
 
-    let sha256 = |content: &[u8]| hex::encode(<sha2::Sha256 as sha2::Digest>::digest(content));
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{doomed}","size":1}},"layers":[]}}"#
     );
-    let hex = sha256(manifest.as_bytes());
-    let blob = |hex: &str| format!("{V2_PREFIX}blobs/sha256/{}/{hex}/data", &hex[..2]);
-    s3.put("demo", &blob(&hex), manifest.as_bytes());
+    let hex = sha256_hex(manifest.as_bytes());
+    s3.put("demo", &blob_data_key(&hex), manifest.as_bytes());
     let repo = format!("{V2_PREFIX}repositories/late/push/_manifests");
     let link = format!("sha256:{hex}");
     s3.put(
@@ -1046,5 +1051,8 @@ fn the_recheck_sees_a_manifest_pushed_after_planning() {
     let (_, result) = registry_gc::sweep::apply(&layout, &plan);
     result.expect("apply");
     let doomed_hex = doomed.strip_prefix("sha256:").unwrap();
-    assert!(s3.keys("demo", "").contains_key(&blob(doomed_hex)), "kept");
+    assert!(
+        s3.keys("demo", "").contains_key(&blob_data_key(doomed_hex)),
+        "kept"
+    );
 }
